@@ -1,0 +1,60 @@
+# openstack-rca: `make demo` and `make test` do all set-up on a fresh machine (Python >= 3.11 as python3).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q -c constraints.txt
+
+.PHONY: help demo test check-nbdev readme nbtest pytest bench clean
+
+help:
+	@echo "make demo   - create .venv, install, simulate an incident, parse it, print a summary"
+	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
+	@echo "make bench  - parse+mine throughput vs drain3 (writes bench/results/parse_bench.json)"
+	@echo "make readme - regenerate README.md from nbs/index.ipynb"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python settings.ini setup.py constraints.txt
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	rm -rf demo_out
+	$(BIN)/openstack-rca simulate --out demo_out/incident --seed 7 --minutes 30
+	$(BIN)/openstack-rca parse demo_out/incident --out demo_out/records.parquet --templates demo_out/templates.json --quiet
+
+# nbdev_clean and nbdev_export must leave the tree as committed: notebooks are the source of the package.
+check-nbdev: $(VENV)/.installed-dev
+	@snap() { find nbs openstack_rca -type f \( -name '*.ipynb' -o -name '*.py' \) -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum; }; \
+	before="$$(snap)"; $(BIN)/nbdev_clean && $(BIN)/nbdev_export; after="$$(snap)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  diff <(echo "$$before") <(echo "$$after"); \
+	  echo "nbdev_clean/nbdev_export changed the files above: commit the cleaned notebooks and the exported package"; exit 1; fi
+	$(BIN)/python tools/readme.py --check
+
+readme: $(VENV)/.installed-dev
+	$(BIN)/python tools/readme.py
+
+nbtest: $(VENV)/.installed-dev
+	$(BIN)/nbdev_test
+
+# pytest exit code 5 means "no tests collected": that is a failure here.
+pytest: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+test: check-nbdev nbtest pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/parse_bench.py
+
+clean:
+	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _docs
