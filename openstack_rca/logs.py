@@ -178,7 +178,7 @@ def read_bytes(path: Path) -> tuple[bytes, str | None]:
         return b''.join(out), ('truncated_gzip' if out and out[0] else 'corrupt_gzip')
     return b''.join(out), None
 
-# %% ../nbs/00_logs.ipynb #2002d919
+# %% ../nbs/00_logs.ipynb #b25d49c3
 COLUMNS = ['file', 'line', 'timestamp', 'service', 'source', 'pid', 'level', 'component',
            'request_id', 'user_id', 'project_id', 'instance_id', 'message']
 _PRINTABLE = bytes(range(32, 127)) + b'\t'
@@ -232,7 +232,7 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
                ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse one file's content into a records DataFrame (`COLUMNS`) and its `ParseReport`."
     rep = ParseReport(files=1)
-    if not data.strip(): rep.empty_files = 1
+    if not data or data.isspace(): rep.empty_files = 1
     text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes)
     gc_was_on = gc.isenabled(); gc.disable()        # hundreds of thousands of tuples: no cycles to collect
     try:
@@ -260,33 +260,31 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
         if not rows and rep.skipped.get('no_record_yet'):   # nothing looked like oslo.log: say so, not "no record yet"
             rep.skipped['unknown_format'] += rep.skipped.pop('no_record_yet')
             rep.examples['unknown_format'] = rep.examples.pop('no_record_yet')
-        df = pd.DataFrame.from_records(rows, columns=_GROUPS, nrows=len(rows))
-        if extra:
-            msg = df['message'].tolist()
-            for rec, more in extra.items(): msg[rec] = '\n'.join([msg[rec], *more])
-            df['message'] = msg
+        c = pd.DataFrame.from_records(rows, columns=_GROUPS, nrows=len(rows))   # one C-level transpose
+        msg = c['message'].tolist()
+        for rec, more in extra.items(): msg[rec] = '\n'.join([msg[rec], *more])
     finally:
         if gc_was_on: gc.enable()
     service = service or service_of(file)
-    src = df['source']
-    df['service'] = src.map({s: service_of(s) if s else service for s in src.unique()}) if len(df) else service
-    df['source'] = src.where(src != '', Path(file).name)
-    for c in ('request_id', 'user_id', 'project_id'): df[c] = df[c].where(~df[c].isin(('', '-')), None)
-    inst, msg = df['instance_id'].tolist(), df['message'].tolist()  # `[instance: ..]` prefixes come from the regex
-    df['instance_id'] = [i or (instance_of(m) if 'nstance' in m else None) for i, m in zip(inst, msg)]
-    df['file'], df['line'] = file, np.asarray(line_no, dtype='int64')
-    return _frame(df), rep.check()
+    src = c['source']
+    inst = c['instance_id'].tolist()                  # `[instance: ..]` prefixes come from the regex
+    ids = {k: [None if v in ('', '-', None) else v for v in c[k].tolist()] for k in ('request_id', 'user_id', 'project_id')}
+    return _frame(dict(
+        file=file, line=np.asarray(line_no, dtype='int64'), timestamp=c['timestamp'],
+        service=src.map({s: service_of(s) if s else service for s in src.unique()}) if len(c) else [],
+        source=src.where(src != '', Path(file).name), pid=c['pid'], level=c['level'], component=c['component'], **ids,
+        instance_id=[i or (instance_of(m) if 'nstance' in m else None) for i, m in zip(inst, msg)], message=msg)), rep.check()
 
-def _frame(df) -> pd.DataFrame:
-    "Records in `COLUMNS` order with typed timestamp, line and pid columns."
-    df = pd.DataFrame(df, columns=COLUMNS) if isinstance(df, dict) else df[COLUMNS]
-    ts = pd.to_datetime(df['timestamp'], format='ISO8601', errors='coerce')
-    bad = ts.isna() & df['timestamp'].notna()
-    if bad.any():                                      # Python logging's "00:00:00,008"
-        ts[bad] = pd.to_datetime(df['timestamp'][bad].str.replace(',', '.', regex=False), format='ISO8601', errors='coerce')
-    df['timestamp'] = ts
-    df['line'] = df['line'].astype('int64'); df['pid'] = df['pid'].astype('int64')
-    return df
+def _frame(cols: dict) -> pd.DataFrame:
+    "Records in `COLUMNS` order, built once, with typed timestamp, line and pid columns."
+    ts = pd.to_datetime(pd.Series(cols['timestamp'], dtype=object), format='ISO8601', errors='coerce')
+    if ts.isna().any():                                # Python logging's "00:00:00,008"
+        ts = pd.to_datetime(pd.Series(cols['timestamp'], dtype=object).str.replace(',', '.', regex=False),
+                            format='ISO8601', errors='coerce')
+    cols = dict(cols, timestamp=ts.to_numpy(), pid=np.asarray(cols['pid'], dtype='int64'),
+                line=np.asarray(cols['line'], dtype='int64'))
+    return pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()},
+                        columns=COLUMNS, copy=False)         # no copy, no consolidation: the arrays are ours
 
 # %% ../nbs/00_logs.ipynb #b5a84689
 _LOG_NAME_RE = re.compile(r'\.log(?:$|[.\-_])|\.(?:gz|txt)$', re.I)
@@ -338,7 +336,7 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
         tmp.write_text(json.dumps(rep.to_dict())); os.replace(tmp, cache / f'{key}.json')
     return df, rep
 
-# %% ../nbs/00_logs.ipynb #82f47913
+# %% ../nbs/00_logs.ipynb #10af62aa
 def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_LINE_BYTES, progress: bool = False
              ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse log files/directories into (records DataFrame, ParseReport). `cache`: True (default dir), a dir, or False."
@@ -362,5 +360,6 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
         what = f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files else f'{report.files} file(s)'
         raise RCAError(f'no OpenStack log records found in {", ".join(map(str, paths))} ({what}; {why}); '
                        'expected oslo.log lines like "2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [-] ..."')
-    records = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    frames = [f for f in frames if len(f)]
+    records = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return records, report

@@ -264,14 +264,14 @@ def templates_frame(self: TemplateMiner) -> pd.DataFrame:
 TemplateMiner.to_dict, TemplateMiner.from_dict, TemplateMiner.save, TemplateMiner.load = to_dict, from_dict, save, load
 TemplateMiner.templates_frame = templates_frame
 
-# %% ../nbs/01_templates.ipynb #41a0c520
+# %% ../nbs/01_templates.ipynb #41846e71
 def mine_templates(records: pd.DataFrame, miner: TemplateMiner | None = None, learn: bool = True
                   ) -> tuple[pd.DataFrame, TemplateMiner]:
     "Records with `template_id` and `template` columns, and the miner (new unless given)."
     miner = miner if miner is not None else TemplateMiner()
     msgs = records['message'].tolist()
     ids = miner.fit(msgs) if learn else miner.transform(msgs)
-    out = records.copy()
+    out = records.copy(deep=False)                     # new columns only: the records' data is shared, not copied
     out['template_id'] = ids
     names = {t: miner.template(t) for t in np.unique(ids)}
     out['template'] = [names[t] for t in ids]
