@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme nbtest pytest bench clean
+.PHONY: help demo test check-nbdev readme nbtest pytest bench figures clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, print a summary"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
-	@echo "make bench  - parse+mine throughput vs drain3 (writes bench/results/parse_bench.json)"
+	@echo "make bench  - parse+mine throughput vs drain3 (bench/results/parse_bench.json), figures into the docs notebook"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 
 $(BIN)/python:
@@ -53,8 +53,14 @@ pytest: $(VENV)/.installed-dev
 
 test: check-nbdev nbtest pytest
 
+# Measures, then stores the figures in the templates notebook's outputs (its docs page shows them).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/parse_bench.py
+	$(MAKE) figures
+
+figures: $(VENV)/.installed-dev
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb
+	$(BIN)/nbdev_clean
 
 clean:
 	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _docs

@@ -27,7 +27,7 @@ def cmd_simulate(a) -> int:
     print(f"  labels: {Path(a.out) / 'labels.json'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #ecae41b3
+# %% ../nbs/90_cli.ipynb #0f8c4a94
 def write_records(df: pd.DataFrame, out: Path) -> Path:
     "Write records as CSV or Parquet, by the file's suffix."
     out = Path(out)
@@ -41,7 +41,8 @@ def summary(records: pd.DataFrame) -> str:
     "Records per service and level, templates found: what a person checks first."
     lv = records.pivot_table(index='service', columns='level', values='line', aggfunc='count', fill_value=0)
     lv['records'] = lv.sum(axis=1)
-    out = ['records per service:', lv.sort_values('records', ascending=False).to_string()]
+    lv.columns.name = None
+    out = ['records per service and level:', lv.sort_values('records', ascending=False).to_string()]
     if 'template_id' in records:
         n_unseen = int((records.template_id == UNSEEN_ID).sum())
         out.append(f"templates: {records.template_id[records.template_id != UNSEEN_ID].nunique()} distinct"

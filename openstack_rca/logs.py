@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'REPAIR_REASONS', 'COLUMNS',
-           'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'project_root', 'data_dir', 'instance_of', 'parse_line',
-           'service_of', 'ParseReport', 'read_bytes', 'parse_bytes', 'log_files', 'default_cache_dir', 'parse_file',
-           'read_logs']
+__all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'FILE_PROBLEMS',
+           'REPAIR_REASONS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'project_root', 'data_dir',
+           'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'parse_bytes', 'log_files',
+           'default_cache_dir', 'parse_file', 'read_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -80,13 +80,15 @@ def service_of(name: str) -> str:
     while prev != base: prev, base = base, _ROTATED_RE.sub('', base)
     return base or 'unknown'
 
-# %% ../nbs/00_logs.ipynb #e46ed233
+# %% ../nbs/00_logs.ipynb #9b56e435
 SKIP_REASONS = {
     'blank': 'empty or whitespace-only line',
     'binary': 'binary junk (NUL bytes or mostly control characters)',
     'truncated_header': 'starts with a timestamp but the oslo header is cut short',
     'no_record_yet': 'text without a header before the first record of its file',
     'unknown_format': 'file has no oslo.log record at all',
+}
+FILE_PROBLEMS = {
     'unreadable': 'file could not be read (permissions, I/O error)',
     'corrupt_gzip': 'gzip data that cannot be decompressed',
 }
@@ -108,6 +110,7 @@ class ParseReport:
     repaired: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)
     ignored_files: list = field(default_factory=list)
+    file_problems: dict = field(default_factory=dict)   # reason -> files
     cached_files: int = 0
 
     def skip(self, reason: str, where: str, n: int = 1):
@@ -136,6 +139,7 @@ class ParseReport:
             ex = self.examples.setdefault(k, [])
             ex.extend(v[:max(0, 3 - len(ex))])
         self.ignored_files += other.ignored_files
+        for k, v in other.file_problems.items(): self.file_problems.setdefault(k, []).extend(v)
         return self
 
     def to_dict(self) -> dict:
@@ -158,6 +162,8 @@ class ParseReport:
             out.append(f'  skipped {k}: {n} ({SKIP_REASONS.get(k, k)}) e.g. {", ".join(self.examples.get(k, []))}')
         for k, n in sorted(self.repaired.items()):
             out.append(f'  repaired {k}: {n} ({REPAIR_REASONS.get(k, k)}) e.g. {", ".join(self.examples.get(k, []))}')
+        for k, files in sorted(self.file_problems.items()):
+            out.append(f'  unreadable files, {k}: {len(files)} ({FILE_PROBLEMS.get(k, k)}) e.g. {", ".join(map(str, files[:3]))}')
         if self.ignored_files: out.append(f'  ignored (not log files): {len(self.ignored_files)}, e.g. {self.ignored_files[:3]}')
         return '\n'.join(out)
 
@@ -300,7 +306,7 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
         else: ignored.append(str(f))
     return files, ignored
 
-# %% ../nbs/00_logs.ipynb #aea47756
+# %% ../nbs/00_logs.ipynb #a35bb9a2
 PARSER_VERSION = '1'
 
 def default_cache_dir() -> Path:
@@ -312,9 +318,8 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
     "Records and report for one file, from the Parquet cache when its content was parsed before."
     path = Path(path)
     data, problem = read_bytes(path)
-    if problem in ('unreadable', 'corrupt_gzip'):
-        rep = ParseReport(files=1, lines=1); rep.skip(problem, f'{path}:1')
-        return _frame({c: [] for c in COLUMNS}), rep
+    if problem in FILE_PROBLEMS:
+        return _frame({c: [] for c in COLUMNS}), ParseReport(files=1, file_problems={problem: [str(path)]})
     cache = key = None
     if cache_dir:
         key = hashlib.blake2b(data, digest_size=20, person=f'parse-v{PARSER_VERSION}-{max_line_bytes}'[:16].encode()).hexdigest()
@@ -336,7 +341,7 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
         tmp.write_text(json.dumps(rep.to_dict())); os.replace(tmp, cache / f'{key}.json')
     return df, rep
 
-# %% ../nbs/00_logs.ipynb #10af62aa
+# %% ../nbs/00_logs.ipynb #9d47c883
 def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_LINE_BYTES, progress: bool = False
              ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse log files/directories into (records DataFrame, ParseReport). `cache`: True (default dir), a dir, or False."
@@ -356,7 +361,8 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
         frames.append(df); report.merge(rep)
     report.check()
     if not report.records:
-        why = ', '.join(f'{k}={v}' for k, v in sorted(report.skipped.items())) or 'no lines'
+        why = ', '.join([f'{k}={v}' for k, v in sorted(report.skipped.items())] +
+                        [f'{k}={len(v)} file(s)' for k, v in sorted(report.file_problems.items())]) or 'no lines'
         what = f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files else f'{report.files} file(s)'
         raise RCAError(f'no OpenStack log records found in {", ".join(map(str, paths))} ({what}; {why}); '
                        'expected oslo.log lines like "2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [-] ..."')

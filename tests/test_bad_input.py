@@ -69,7 +69,7 @@ def test_gzip_rotated_and_truncated(cli, tmp_path):
     p, df = parse(cli, tmp_path, {'nova-compute.log.1.gz': z, 'nova-compute.log.2.gz': z[: len(z) // 2],
                                   'neutron-server.log.3.gz': b'\x1f\x8bnot really gzip'})
     assert p.returncode == 0
-    assert 'repaired truncated_gzip: 1' in p.stdout and 'skipped corrupt_gzip: 1' in p.stdout
+    assert 'repaired truncated_gzip: 1' in p.stdout and 'unreadable files, corrupt_gzip: 1' in p.stdout
     assert (df.file.str.endswith('nova-compute.log.1.gz')).sum() == 500
     assert set(df.service) == {'nova-compute'}
 
