@@ -15,8 +15,9 @@ from .simulate import simulate, CATEGORIES
 # %% auto #0
 __all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_bench', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #a444f06d
+# %% ../nbs/90_cli.ipynb #a96e51f0
 def cmd_simulate(a) -> int:
+    if a.no_fault and a.fault: raise RCAError('use either --fault or --no-fault, not both')
     faults = [] if a.no_fault else (a.fault or None)
     labels = simulate(a.out, seed=a.seed, minutes=a.minutes, faults=faults, loghub=a.loghub, force=a.force)
     print(f"wrote {labels['records']} records in {len(labels['files'])} file(s) to {a.out} (seed {a.seed}, {a.minutes:g} min)")

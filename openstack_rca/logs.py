@@ -306,7 +306,7 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
         else: ignored.append(str(f))
     return files, ignored
 
-# %% ../nbs/00_logs.ipynb #a35bb9a2
+# %% ../nbs/00_logs.ipynb #92fd6d02
 PARSER_VERSION = '1'
 
 def default_cache_dir() -> Path:
@@ -322,7 +322,9 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
         return _frame({c: [] for c in COLUMNS}), ParseReport(files=1, file_problems={problem: [str(path)]})
     cache = key = None
     if cache_dir:
-        key = hashlib.blake2b(data, digest_size=20, person=f'parse-v{PARSER_VERSION}-{max_line_bytes}'[:16].encode()).hexdigest()
+        h = hashlib.blake2b(f'parser {PARSER_VERSION}|{max_line_bytes}|{path.name}|'.encode(), digest_size=20)
+        h.update(data)                                 # the name counts too: it decides the service
+        key = h.hexdigest()
         cache = Path(cache_dir) / 'parsed' / key[:2]
     if cache and (cache / f'{key}.parquet').exists() and (cache / f'{key}.json').exists():
         try:

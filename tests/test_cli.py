@@ -86,3 +86,8 @@ def test_bench_loghub(cli, shared_data):
 def test_bench_without_data_says_where_to_look(cli, tmp_path):
     p = cli('bench', 'loghub', '--data', tmp_path)
     assert p.returncode == 2 and '--data' in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_fault_and_no_fault_conflict(cli, tmp_path):
+    p = cli('simulate', '--out', tmp_path / 's', '--fault', 'network', '--no-fault')
+    assert p.returncode == 2 and 'either --fault or --no-fault' in p.stderr
