@@ -12,7 +12,8 @@ from .logs import RCAError, instance_of
 
 # %% auto #0
 __all__ = ['SERVICES', 'CATEGORIES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'START', 'LABELS', 'COMBINED', 'Event', 'Ids',
-           'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach', 'background', 'Fault', 'simulate']
+           'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach', 'background', 'Fault', 'simulate',
+           'plot_incident']
 
 # %% ../nbs/02_simulate.ipynb #d0f2bd5e
 SERVICES = {  # service -> (log file, component that logs its HTTP requests)
@@ -526,3 +527,25 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
               'records': len(cloud.events), 'incidents': incidents}
     (out / LABELS).write_text(json.dumps(labels, indent=1) + '\n', encoding='utf-8')
     return labels
+
+# %% ../nbs/02_simulate.ipynb #805fb7ee
+def plot_incident(records, labels: dict, ax=None, freq: str = '1min'):
+    "Records per `freq` for each service (lines), errors/warnings (markers), root causes (red vertical lines)."
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    if ax is None: _, ax = plt.subplots(figsize=(10, 3.5))
+    counts = records.set_index('timestamp').groupby('service').resample(freq).size().unstack(0).fillna(0)
+    for svc in counts.columns: ax.plot(counts.index, counts[svc], lw=1, label=svc)
+    bad = records[records.level.isin(['ERROR', 'WARNING', 'CRITICAL'])]
+    for level, marker, color in (('WARNING', 'v', 'orange'), ('ERROR', 'x', 'red'), ('CRITICAL', 'X', 'darkred')):
+        t = bad.timestamp[bad.level == level]
+        if len(t): ax.scatter(t, [0] * len(t), marker=marker, color=color, zorder=3, label=level.lower())
+    top = ax.get_ylim()[1]
+    for k, inc in enumerate(labels['incidents']):
+        when = pd.Timestamp(inc['root_cause'][0]['timestamp'])
+        ax.axvline(when, color='red', lw=1.5, ls='--')
+        ax.annotate(f"{inc['category']}: {inc['variant']}", (when, top * (1 - 0.08 * k)), fontsize=8, color='red',
+                    va='top', ha='left', xytext=(3, 0), textcoords='offset points')
+    ax.set_ylabel(f'records per {freq}'); ax.legend(fontsize=7, ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1))
+    ax.set_title(f"simulated incident, seed {labels['seed']}: " + ', '.join(i['category'] for i in labels['incidents']))
+    return ax
