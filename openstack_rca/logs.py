@@ -15,7 +15,7 @@ import pandas as pd
 __all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'FILE_PROBLEMS',
            'REPAIR_REASONS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'project_root', 'data_dir',
            'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'parse_bytes', 'log_files',
-           'default_cache_dir', 'parse_file', 'read_logs']
+           'default_cache_dir', 'parse_file', 'read_logs', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -167,24 +167,38 @@ class ParseReport:
         if self.ignored_files: out.append(f'  ignored (not log files): {len(self.ignored_files)}, e.g. {self.ignored_files[:3]}')
         return '\n'.join(out)
 
-# %% ../nbs/00_logs.ipynb #7d836349
+# %% ../nbs/00_logs.ipynb #d51a47a4
+def _gunzip_blocks(fh, size: int, problem: list):
+    "Decompressed blocks of a gzip stream (multi-member too); a truncated or corrupt stream ends it and is noted in `problem`."
+    d, produced = None, False
+    while raw := fh.read(size):
+        while raw:
+            if d is None: d = zlib.decompressobj(wbits=31)
+            try: out = d.decompress(raw)
+            except zlib.error:
+                problem.append('truncated_gzip' if produced else 'corrupt_gzip'); return
+            if out: produced = True; yield out
+            if d.eof: raw, d = d.unused_data.lstrip(b'\x00'), None
+            else: raw = b''
+    if d is not None: problem.append('truncated_gzip' if produced else 'corrupt_gzip')
+
+def _blocks(path: Path, size: int, problem: list):
+    "A file's content in blocks of about `size` bytes, gunzipped when it is gzip."
+    try:
+        with open(path, 'rb') as fh:
+            head = fh.read(2); fh.seek(0)
+            if head == b'\x1f\x8b': yield from _gunzip_blocks(fh, size, problem)
+            else:
+                while block := fh.read(size): yield block
+    except OSError: problem.append('unreadable')
+
 def read_bytes(path: Path) -> tuple[bytes, str | None]:
     "File content (gunzipped when it is gzip) and a problem: None, 'truncated_gzip', 'corrupt_gzip' or 'unreadable'."
-    try: raw = Path(path).read_bytes()
-    except OSError: return b'', 'unreadable'
-    if raw[:2] != b'\x1f\x8b': return raw, None
-    out, data = [], raw
-    try:
-        while data:
-            d = zlib.decompressobj(wbits=31)
-            out.append(d.decompress(data))
-            if not d.eof: return b''.join(out), 'truncated_gzip'
-            data = d.unused_data.lstrip(b'\x00')
-    except zlib.error:
-        return b''.join(out), ('truncated_gzip' if out and out[0] else 'corrupt_gzip')
-    return b''.join(out), None
+    problem = []
+    data = b''.join(_blocks(Path(path), 16 << 20, problem))
+    return data, (problem[0] if problem else None)
 
-# %% ../nbs/00_logs.ipynb #b25d49c3
+# %% ../nbs/00_logs.ipynb #a7f9b87e
 COLUMNS = ['file', 'line', 'timestamp', 'service', 'source', 'pid', 'level', 'component',
            'request_id', 'user_id', 'project_id', 'instance_id', 'message']
 _PRINTABLE = bytes(range(32, 127)) + b'\t'
@@ -196,7 +210,8 @@ def _is_binary(raw: bytes) -> bool:
     if b'\x00' in raw: return True
     return len(raw.translate(None, _PRINTABLE + _HIGH)) > max(2, len(raw) // 10)
 
-def _decode_text(data: bytes, file: str, rep: ParseReport, max_line_bytes: int, fast: bool = True) -> tuple[str, int, set]:
+def _decode_text(data: bytes, file: str, rep: ParseReport, max_line_bytes: int, fast: bool = True, first_line: int = 1
+                 ) -> tuple[str, int, set]:
     """Content as text with '\\n' line ends, its line count, and the indexes of binary lines (None: fast path taken).
     Invalid UTF-8 and over-long lines are repaired and counted. The common case (valid UTF-8, no '\\r') is one
     C-level decode; the caller checks line lengths on the result and asks again with `fast=False` if one is too long."""
@@ -209,14 +224,14 @@ def _decode_text(data: bytes, file: str, rep: ParseReport, max_line_bytes: int, 
     for i, raw in enumerate(data.split(b'\n')):
         if raw.endswith(b'\r'): raw = raw[:-1]
         if len(raw) > max_line_bytes:
-            raw = raw[:max_line_bytes]; rep.repair('oversized', f'{file}:{i + 1}')
+            raw = raw[:max_line_bytes]; rep.repair('oversized', f'{file}:{i + first_line}')
         try: line = raw.decode('utf-8')
         except UnicodeDecodeError:
             if _is_binary(raw): binary.add(i); line = ''
             else:
                 line = raw.decode('utf-8', 'replace')
                 if not (len(raw) == max_line_bytes and '\ufffd' not in line[:-3]):   # a multi-byte char cut at the limit is no error
-                    rep.repair('invalid_utf8', f'{file}:{i + 1}')
+                    rep.repair('invalid_utf8', f'{file}:{i + first_line}')
         lines.append(line.replace('\r', ' '))
     return '\n'.join(lines), len(lines), binary
 
@@ -234,23 +249,23 @@ def _scan(text: str, n: int) -> tuple[list[tuple], list[str] | None, list[int]]:
 
 _GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'request_id', 'user_id', 'project_id', 'message', 'instance_id']
 
-def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES
-               ) -> tuple[pd.DataFrame, ParseReport]:
-    "Parse one file's content into a records DataFrame (`COLUMNS`) and its `ParseReport`."
+def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+                first_line: int = 1) -> tuple[pd.DataFrame, ParseReport]:
+    "Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a `ParseReport`."
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
-    text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes)
+    text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, first_line=first_line)
     gc_was_on = gc.isenabled(); gc.disable()        # hundreds of thousands of tuples: no cycles to collect
     try:
         rows, lines, misses = _scan(text, rep.lines)
         if binary is None and len(text) > max_line_bytes and (
                 max((len(r[8] or '') for r in rows), default=0) > max_line_bytes - 64 or
                 any(len(lines[i]) > max_line_bytes for i in misses)):
-            text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, fast=False)  # cut long lines
+            text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, fast=False, first_line=first_line)
             rows, lines, misses = _scan(text, rep.lines)
         extra = {}                                     # record index -> continuation lines
         for k, i in enumerate(misses):
-            line, where, rec = lines[i], f'{file}:{i + 1}', i - k - 1  # rec: index of the record before line i
+            line, where, rec = lines[i], f'{file}:{i + first_line}', i - k - 1  # rec: the record before line i
             if (binary and i in binary) or (line and _is_binary(line.encode('utf-8', 'replace'))): rep.skip('binary', where)
             elif not line.strip(): rep.skip('blank', where)
             elif TS_START_RE.match(line): rep.skip('truncated_header', where)
@@ -259,9 +274,9 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
                 extra.setdefault(rec, []).append(line); rep.continuation_lines += 1
         if misses:
             miss = set(misses)
-            line_no = [i + 1 for i in range(len(rows)) if i not in miss]
+            line_no = [i + first_line for i in range(len(rows)) if i not in miss]
             rows = [r for r in rows if r[1]]
-        else: line_no = range(1, len(rows) + 1)
+        else: line_no = range(first_line, len(rows) + first_line)
         rep.records = len(rows)
         if not rows and rep.skipped.get('no_record_yet'):   # nothing looked like oslo.log: say so, not "no record yet"
             rep.skipped['unknown_format'] += rep.skipped.pop('no_record_yet')
@@ -371,3 +386,44 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     frames = [f for f in frames if len(f)]
     records = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return records, report
+
+# %% ../nbs/00_logs.ipynb #8b451c2c
+def _record_cut(data: bytes, tries: int = 2000) -> int:
+    "Offset just after the last newline that is followed by a record's first line; 0 if none in the last `tries` lines."
+    end = len(data)
+    for _ in range(tries):
+        nl = data.rfind(b'\n', 0, end)
+        if nl < 0: return 0
+        stop = data.find(b'\n', nl + 1)
+        if HEADER_RE.match(data[nl + 1:stop if stop >= 0 else len(data)].decode('utf-8', 'replace')): return nl + 1
+        end = nl
+    return 0
+
+def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_BYTES):
+    "Stream (records, report) chunks of about `chunk_bytes` from log files/folders; memory stays flat."
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths: raise RCAError('no log path given')
+    for p in paths:
+        files, ignored = log_files(p)
+        if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
+        for f in files:
+            problem, carry, first, n_chunks = [], b'', 1, 0
+            for block in _blocks(f, chunk_bytes, problem):
+                data = carry + block
+                cut = _record_cut(data)
+                if cut == 0:
+                    if len(data) < 4 * chunk_bytes: carry = data; continue
+                    cut = data.rfind(b'\n') + 1 or len(data)   # no record start anywhere near: cut at a line end
+                piece, carry = data[:cut], data[cut:]
+                df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first)
+                rep.files, first, n_chunks = int(n_chunks == 0), first + rep.lines, n_chunks + 1
+                yield df, rep
+            if carry or n_chunks == 0:
+                df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first)
+                rep.files = int(n_chunks == 0)
+                if n_chunks and not carry.strip(): rep.empty_files = 0
+            else: df, rep = _frame({c: [] for c in COLUMNS}), ParseReport()
+            for prob in problem:
+                if prob in FILE_PROBLEMS and not n_chunks and not carry: rep.file_problems[prob] = [str(f)]; rep.empty_files = 0
+                else: rep.repair(prob, f'{f}:{first + rep.lines - 1}')
+            yield df, rep
