@@ -198,7 +198,7 @@ def read_bytes(path: Path) -> tuple[bytes, str | None]:
     data = b''.join(_blocks(Path(path), 16 << 20, problem))
     return data, (problem[0] if problem else None)
 
-# %% ../nbs/00_logs.ipynb #a7f9b87e
+# %% ../nbs/00_logs.ipynb #11477127
 COLUMNS = ['file', 'line', 'timestamp', 'service', 'source', 'pid', 'level', 'component',
            'request_id', 'user_id', 'project_id', 'instance_id', 'message']
 _PRINTABLE = bytes(range(32, 127)) + b'\t'
@@ -215,25 +215,31 @@ def _decode_text(data: bytes, file: str, rep: ParseReport, max_line_bytes: int, 
     """Content as text with '\\n' line ends, its line count, and the indexes of binary lines (None: fast path taken).
     Invalid UTF-8 and over-long lines are repaired and counted. The common case (valid UTF-8, no '\\r') is one
     C-level decode; the caller checks line lengths on the result and asks again with `fast=False` if one is too long."""
-    if data.endswith(b'\n'): data = data[:-1]
     if not data: return '', 0, None
+    if data.endswith(b'\n'): data = data[:-1]          # b'\n' is one blank line, b'' none
     if fast and b'\r' not in data:
         try: return data.decode('utf-8'), data.count(b'\n') + 1, None
         except UnicodeDecodeError: pass
     lines, binary = [], set()
     for i, raw in enumerate(data.split(b'\n')):
-        if raw.endswith(b'\r'): raw = raw[:-1]
-        if len(raw) > max_line_bytes:
-            raw = raw[:max_line_bytes]; rep.repair('oversized', f'{file}:{i + first_line}')
-        try: line = raw.decode('utf-8')
-        except UnicodeDecodeError:
-            if _is_binary(raw): binary.add(i); line = ''
-            else:
-                line = raw.decode('utf-8', 'replace')
-                if not (len(raw) == max_line_bytes and '\ufffd' not in line[:-3]):   # a multi-byte char cut at the limit is no error
-                    rep.repair('invalid_utf8', f'{file}:{i + first_line}')
-        lines.append(line.replace('\r', ' '))
+        line, cut, problem = _decode_line(raw, max_line_bytes)
+        if cut: rep.repair('oversized', f'{file}:{i + first_line}')
+        if problem == 'binary': binary.add(i)
+        elif problem: rep.repair(problem, f'{file}:{i + first_line}')
+        lines.append(line)
     return '\n'.join(lines), len(lines), binary
+
+def _decode_line(raw: bytes, max_line_bytes: int) -> tuple[str, bool, str | None]:
+    "One line as the slow path sees it: (text, was it cut, None | 'invalid_utf8' | 'binary'); binary lines become ''."
+    if raw.endswith(b'\r'): raw = raw[:-1]
+    cut = len(raw) > max_line_bytes
+    if cut: raw = raw[:max_line_bytes]
+    try: return raw.decode('utf-8').replace('\r', ' '), cut, None
+    except UnicodeDecodeError: pass
+    if _is_binary(raw): return '', cut, 'binary'
+    line = raw.decode('utf-8', 'replace').replace('\r', ' ')
+    if cut and '\ufffd' not in line[:-3]: return line, cut, None     # only a multi-byte char cut at the limit
+    return line, cut, 'invalid_utf8'
 
 _LINE_RE = re.compile(r'^(?:' + HEADER_RE.pattern[:-2] + r'|.*)$', re.M)   # exactly one match per line
 def _scan(text: str, n: int) -> tuple[list[tuple], list[str] | None, list[int]]:
@@ -250,8 +256,9 @@ def _scan(text: str, n: int) -> tuple[list[tuple], list[str] | None, list[int]]:
 _GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'request_id', 'user_id', 'project_id', 'message', 'instance_id']
 
 def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                first_line: int = 1) -> tuple[pd.DataFrame, ParseReport]:
-    "Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a `ParseReport`."
+                first_line: int = 1, more_records: bool = False) -> tuple[pd.DataFrame, ParseReport]:
+    """Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a
+    `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown format."""
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
     text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, first_line=first_line)
@@ -278,7 +285,7 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
             rows = [r for r in rows if r[1]]
         else: line_no = range(first_line, len(rows) + first_line)
         rep.records = len(rows)
-        if not rows and rep.skipped.get('no_record_yet'):   # nothing looked like oslo.log: say so, not "no record yet"
+        if not rows and not more_records and rep.skipped.get('no_record_yet'):   # no oslo.log at all: say so
             rep.skipped['unknown_format'] += rep.skipped.pop('no_record_yet')
             rep.examples['unknown_format'] = rep.examples.pop('no_record_yet')
         c = pd.DataFrame.from_records(rows, columns=_GROUPS, nrows=len(rows))   # one C-level transpose
@@ -387,15 +394,16 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     records = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return records, report
 
-# %% ../nbs/00_logs.ipynb #8b451c2c
-def _record_cut(data: bytes, tries: int = 2000) -> int:
-    "Offset just after the last newline that is followed by a record's first line; 0 if none in the last `tries` lines."
+# %% ../nbs/00_logs.ipynb #4344021d
+def _record_cut(data: bytes, max_line_bytes: int = MAX_LINE_BYTES, tries: int = 2000) -> int:
+    "Offset just after the last newline followed by a line that parses as a record; 0 if none in the last `tries` lines."
     end = len(data)
     for _ in range(tries):
         nl = data.rfind(b'\n', 0, end)
         if nl < 0: return 0
         stop = data.find(b'\n', nl + 1)
-        if HEADER_RE.match(data[nl + 1:stop if stop >= 0 else len(data)].decode('utf-8', 'replace')): return nl + 1
+        line = _decode_line(data[nl + 1:stop if stop >= 0 else len(data)], max_line_bytes)[0]   # as parse_bytes sees it
+        if HEADER_RE.match(line): return nl + 1
         end = nl
     return 0
 
@@ -407,19 +415,19 @@ def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_
         files, ignored = log_files(p)
         if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
         for f in files:
-            problem, carry, first, n_chunks = [], b'', 1, 0
+            problem, carry, first, n_chunks, seen = [], b'', 1, 0, 0
             for block in _blocks(f, chunk_bytes, problem):
                 data = carry + block
-                cut = _record_cut(data)
-                if cut == 0:
-                    if len(data) < 4 * chunk_bytes: carry = data; continue
-                    cut = data.rfind(b'\n') + 1 or len(data)   # no record start anywhere near: cut at a line end
-                piece, carry = data[:cut], data[cut:]
-                df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first)
-                rep.files, first, n_chunks = int(n_chunks == 0), first + rep.lines, n_chunks + 1
+                cut = _record_cut(data, max_line_bytes)
+                if cut == 0:                               # no record starts here: a long traceback, or junk
+                    if len(data) < 64 * chunk_bytes: carry = data; continue
+                    cut = data.rfind(b'\n') + 1 or len(data)   # pathological: cut at a line end, so memory stays bounded
+                piece, carry = data[:cut], data[cut:]      # a record starts at `cut`: more records follow
+                df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=True)
+                rep.files, first, n_chunks, seen = int(n_chunks == 0), first + rep.lines, n_chunks + 1, seen + len(df)
                 yield df, rep
             if carry or n_chunks == 0:
-                df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first)
+                df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=seen > 0)
                 rep.files = int(n_chunks == 0)
                 if n_chunks and not carry.strip(): rep.empty_files = 0
             else: df, rep = _frame({c: [] for c in COLUMNS}), ParseReport()
