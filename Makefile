@@ -59,7 +59,7 @@ bench: $(VENV)/.installed-dev
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
-	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb
 	$(BIN)/nbdev_clean
 
 clean:

@@ -69,17 +69,19 @@ def cmd_parse(a) -> int:
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
-# %% ../nbs/90_cli.ipynb #710beb36
+# %% ../nbs/90_cli.ipynb #e6b3ba65
 def cmd_bench(a) -> int:
-    if a.dataset == 'loghub':
-        d = Path(a.data) / 'loghub-openstack' if a.data else data_dir('loghub-openstack')
-        if d is None or not d.exists():
-            raise RCAError('loghub-openstack data not found: pass --data DIR (the folder holding loghub-openstack/) '
-                           'or set OPENSTACK_RCA_DATA')
-        print(json.dumps(loghub_accuracy(d), indent=1))
+    name = {'loghub': 'loghub-openstack', 'graphlog': 'graphlog-openstack'}[a.dataset]
+    d = Path(a.data) / name if a.data else data_dir(name)
+    if d is None or not d.exists():
+        raise RCAError(f'{name} data not found: pass --data DIR (the folder holding {name}/) or set OPENSTACK_RCA_DATA')
+    if a.dataset == 'loghub': print(json.dumps(loghub_accuracy(d), indent=1))
+    else:
+        from openstack_rca.model import graphlog_benchmark         # TensorFlow loads only when needed
+        print(json.dumps(graphlog_benchmark(d, train_ratio=a.train_ratio, seed=a.seed), indent=1))
     return 0
 
-# %% ../nbs/90_cli.ipynb #3407c082
+# %% ../nbs/90_cli.ipynb #816df9cc
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -109,9 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_parse)
 
     s = sub.add_parser('bench', help='accuracy benchmarks on public datasets',
-                       description='Benchmarks on public data. loghub: template grouping/parsing accuracy on Loghub OpenStack_2k.')
-    s.add_argument('dataset', choices=['loghub'], help='which benchmark')
+                       description='Benchmarks on public data. loghub: template grouping/parsing accuracy on Loghub '
+                                   "OpenStack_2k. graphlog: the LSTM's session verdicts on GraphLog's OpenStack sessions.")
+    s.add_argument('dataset', choices=['loghub', 'graphlog'], help='which benchmark')
     s.add_argument('--data', help='folder holding the datasets (default: $OPENSTACK_RCA_DATA or ../shared/data)')
+    s.add_argument('--train-ratio', type=float, default=0.05, help='graphlog: share of normal sessions to train on (default 0.05)')
+    s.add_argument('--seed', type=int, default=0, help='graphlog: seed of the split and the model (default 0)')
     s.set_defaults(func=cmd_bench)
     return p
 

@@ -91,3 +91,10 @@ def test_bench_without_data_says_where_to_look(cli, tmp_path):
 def test_fault_and_no_fault_conflict(cli, tmp_path):
     p = cli('simulate', '--out', tmp_path / 's', '--fault', 'network', '--no-fault')
     assert p.returncode == 2 and 'either --fault or --no-fault' in p.stderr
+
+
+def test_bench_graphlog(cli, shared_data):
+    p = cli('bench', 'graphlog', '--data', shared_data, check=True, timeout=600)
+    r = json.loads(p.stdout)
+    assert r['train_sessions'] == 300 and r['test_abnormal'] == 500 and r['tp'] + r['fn'] == 500
+    assert r['f1'] >= 0.99, r
