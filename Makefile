@@ -26,10 +26,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
 	@touch $@
 
+# The demo works in demo_out/: its MLflow store is demo_out/mlflow.db (see it: cd demo_out && mlflow ui).
 demo: $(VENV)/.installed
 	rm -rf demo_out
+	$(BIN)/openstack-rca simulate --out demo_out/train --seed 1 --minutes 60 --no-fault
 	$(BIN)/openstack-rca simulate --out demo_out/incident --seed 7 --minutes 30
 	$(BIN)/openstack-rca parse demo_out/incident --out demo_out/records.parquet --templates demo_out/templates.json --quiet
+	cd demo_out && ../$(BIN)/openstack-rca train --logs train --eval incident --quiet
+	@echo "MLflow UI: cd demo_out && ../$(BIN)/mlflow ui   (then open http://127.0.0.1:5000)"
 
 # nbdev_clean and nbdev_export must leave the tree as committed: notebooks are the source of the package.
 check-nbdev: $(VENV)/.installed-dev

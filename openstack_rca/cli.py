@@ -13,7 +13,7 @@ from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
 from .simulate import simulate, CATEGORIES
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a96e51f0
 def cmd_simulate(a) -> int:
@@ -69,7 +69,50 @@ def cmd_parse(a) -> int:
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
-# %% ../nbs/90_cli.ipynb #e6b3ba65
+# %% ../nbs/90_cli.ipynb #0383a14a
+def _config_args(p):
+    "Add one --option per ModelConfig field (imported lazily: TensorFlow loads only for train)."
+    from openstack_rca.model import ModelConfig
+    from dataclasses import fields
+    g = p.add_argument_group('hyperparameters (ModelConfig)')
+    for f in fields(ModelConfig):
+        g.add_argument('--' + f.name.replace('_', '-'), type=type(f.default), default=None, metavar=f.name.upper(),
+                       help=f'default {f.default}' + (' (0: calibrate on the training data)' if f.name == 'top_g' else ''))
+
+def _quiet_libraries(quiet: bool):
+    "MLflow's INFO lines and download bars, and (with --quiet) Keras progress bars, are not for this command's users."
+    import logging, os
+    logging.getLogger('mlflow').setLevel(logging.WARNING)
+    os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
+    if quiet:
+        from openstack_rca.model import _tf
+        _tf()[0].utils.disable_interactive_logging()
+
+def cmd_train(a) -> int:
+    from openstack_rca.model import ModelConfig
+    from openstack_rca.train import train
+    from dataclasses import fields
+    _quiet_libraries(a.quiet)
+    cfg = ModelConfig(**{f.name: getattr(a, f.name) for f in fields(ModelConfig) if getattr(a, f.name) is not None})
+    r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
+              models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2)
+    for w in r.warnings: print(f'openstack-rca train: warning: {w}', file=sys.stderr)
+    m = r.metrics
+    print(f"trained on {r.params['data.records']} records: {m['epochs_run']} epochs in {m['training_seconds']:.1f}s, "
+          f"{m['templates']} templates, top-g {m['top_g']}, final loss {m['final_loss']:.4f}")
+    if 'f1' in m:
+        print(f"evaluation on {a.eval}: precision {m['precision']} recall {m['recall']} F1 {m['f1']} "
+              f"(sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn, {m['tn']} tn), AUC {m['auc']}")
+    if r.run_id:
+        print(f'MLflow run {r.run_name} ({r.run_id}) at {r.tracking_uri}')
+        print(f'registered {a.register_as} version {r.model_version}: load it with '
+              f'openstack_rca.tracking.load_scorer("models:/{a.register_as}/{r.model_version}")')
+        if r.tracking_uri.startswith('sqlite:'):
+            print(f'see it: mlflow ui --backend-store-uri {r.tracking_uri}')
+    else: print(f'model saved to {r.model_dir} (tracking off): load it with openstack_rca.tracking.load_scorer("{r.model_dir}")')
+    return 0
+
+# %% ../nbs/90_cli.ipynb #4e6c0405
 def cmd_bench(a) -> int:
     name = {'loghub': 'loghub-openstack', 'graphlog': 'graphlog-openstack'}[a.dataset]
     d = Path(a.data) / name if a.data else data_dir(name)
@@ -81,7 +124,7 @@ def cmd_bench(a) -> int:
         print(json.dumps(graphlog_benchmark(d, train_ratio=a.train_ratio, seed=a.seed), indent=1))
     return 0
 
-# %% ../nbs/90_cli.ipynb #816df9cc
+# %% ../nbs/90_cli.ipynb #8f0db88c
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -109,6 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--no-cache', action='store_true', help='do not read or write the parsed-file cache')
     s.add_argument('--quiet', action='store_true', help='no progress bar')
     s.set_defaults(func=cmd_parse)
+
+    s = sub.add_parser('train', help='train the LSTM scorer on logs; track it in MLflow and register a model version',
+                       description='Train the DeepLog LSTM scorer on (normal) logs. MLflow tracking is on by default: the '
+                                   'embedded store sqlite:///mlflow.db in the working directory unless MLFLOW_TRACKING_URI '
+                                   'is set. With --no-mlflow (or OPENSTACK_RCA_NO_MLFLOW=1), or when the tracking server '
+                                   'does not answer, the model is saved under --models-dir instead.')
+    s.add_argument('--logs', required=True, help='training logs: file or folder (a healthy period)')
+    s.add_argument('--eval', help='labelled logs to evaluate on: a folder written by openstack-rca simulate')
+    s.add_argument('--experiment', help='MLflow experiment (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
+    s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
+    s.add_argument('--no-mlflow', action='store_true', help='no tracking: save the model under --models-dir')
+    s.add_argument('--models-dir', default='models', help='where untracked models go (default models/)')
+    s.add_argument('--by', default='auto', choices=['auto', 'request', 'instance'], help='session key (default auto)')
+    s.add_argument('--quiet', action='store_true', help='no per-epoch progress')
+    _config_args(s)
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser('bench', help='accuracy benchmarks on public datasets',
                        description='Benchmarks on public data. loghub: template grouping/parsing accuracy on Loghub '

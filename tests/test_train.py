@@ -1,0 +1,113 @@
+"`openstack-rca train` as a user runs it: the embedded MLflow store by default, --no-mlflow, an unreachable server."
+import json, os, sqlite3
+import pytest
+
+TINY = ['--epochs', '3', '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet']
+
+
+@pytest.fixture(scope='module')
+def logs(cli, tmp_path_factory):
+    d = tmp_path_factory.mktemp('sim')
+    cli('simulate', '--out', d / 'normal', '--seed', 31, '--minutes', 15, '--no-fault', check=True)
+    cli('simulate', '--out', d / 'incident', '--seed', 32, '--minutes', 10, '--fault', 'database', check=True)
+    return d
+
+
+def run_in(cli, cwd, *args, env=None):
+    "Run the CLI from `cwd` (where the embedded store and models/ go), with extra environment variables."
+    import subprocess, shutil, sys
+    from pathlib import Path
+    exe = shutil.which('openstack-rca', path=str(Path(sys.executable).parent)) or shutil.which('openstack-rca')
+    e = {k: v for k, v in os.environ.items() if k not in ('MLFLOW_TRACKING_URI', 'OPENSTACK_RCA_NO_MLFLOW')}
+    e.update(env or {})
+    return subprocess.run([exe, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=e, timeout=600)
+
+
+def test_embedded_store_by_default(cli, logs, tmp_path):
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', '--eval', logs / 'incident', *TINY)
+    assert p.returncode == 0, p.stderr
+    assert 'registered lstm_model version 1' in p.stdout and 'mlflow ui --backend-store-uri sqlite:' in p.stdout
+    assert (tmp_path / 'mlflow.db').exists() and (tmp_path / 'mlartifacts').is_dir() and not (tmp_path / 'models').exists()
+    db = sqlite3.connect(tmp_path / 'mlflow.db')
+    (exp,) = db.execute("select name from experiments where name = 'openstack_rca_system_staging'").fetchone()
+    runs = db.execute('select name from runs').fetchall()
+    assert len(runs) == 1 and runs[0][0].startswith('openstack_rca_system_staging_')
+    keys = {k for (k,) in db.execute('select distinct key from metrics')}
+    assert {'loss', 'f1', 'precision', 'recall', 'accuracy', 'training_seconds'} <= keys
+    assert any(k.startswith('system/') for k in keys), keys                   # MLflow's system metrics
+    params = dict(db.execute('select key, value from params').fetchall())
+    assert params['model.epochs'] == '3' and len(params['data.fingerprint']) == 16
+    assert db.execute("select version from model_versions where name = 'lstm_model'").fetchall() == [(1,)]
+    # a second run in the same store registers version 2
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY)
+    assert p.returncode == 0 and 'registered lstm_model version 2' in p.stdout
+
+
+def test_no_mlflow_saves_under_models(cli, logs, tmp_path):
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', '--no-mlflow', *TINY)
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / 'mlflow.db').exists()
+    model = tmp_path / 'models' / 'lstm_model_v1'
+    assert (model / 'MLmodel').exists() and json.loads((model / 'extra_files' / 'scorer.json').read_text())['format']
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'OPENSTACK_RCA_NO_MLFLOW': '1'})
+    assert p.returncode == 0 and (tmp_path / 'models' / 'lstm_model_v2').is_dir() and not (tmp_path / 'mlflow.db').exists()
+
+
+def test_unreachable_server_still_trains(cli, logs, tmp_path):
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'MLFLOW_TRACKING_URI': 'http://127.0.0.1:9'})
+    assert p.returncode == 0, p.stderr
+    warnings = [l for l in p.stderr.splitlines() if 'warning' in l]
+    assert len(warnings) == 1 and 'unreachable' in warnings[0]
+    assert (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').exists()
+
+
+def test_train_errors_are_one_line(cli, tmp_path):
+    p = run_in(cli, tmp_path, 'train', '--logs', tmp_path / 'nope', '--no-mlflow')
+    assert p.returncode == 2 and 'no such file or directory' in p.stderr and 'Traceback' not in p.stderr
+    p = run_in(cli, tmp_path, 'train', '--logs', tmp_path, '--window', '0', '--no-mlflow')
+    assert p.returncode == 2 and 'window must be at least 1' in p.stderr
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    "A real `mlflow server` process on a free loopback port, with its own SQLite store and artifact folder."
+    import signal, socket, subprocess, sys, time, urllib.request
+    from pathlib import Path
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    mlflow = Path(sys.executable).parent / 'mlflow'
+    log = open(tmp_path / 'server.log', 'w')
+    proc = subprocess.Popen([str(mlflow), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
+                             '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}",
+                             '--artifacts-destination', str(tmp_path / 'server-artifacts')],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(url + '/health', timeout=1) as r:
+                    if r.status == 200: break
+            except Exception: time.sleep(0.5)
+            if proc.poll() is not None: break
+        else: pytest.fail('mlflow server did not start: ' + (tmp_path / 'server.log').read_text()[-2000:])
+        if proc.poll() is not None: pytest.fail('mlflow server exited: ' + (tmp_path / 'server.log').read_text()[-2000:])
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try: proc.wait(timeout=20)
+        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_tracking_server_process(cli, logs, tmp_path, mlflow_server):
+    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, '--experiment', 'server-test',
+               env={'MLFLOW_TRACKING_URI': mlflow_server})
+    assert p.returncode == 0, p.stderr
+    assert 'registered lstm_model version 1' in p.stdout and not (tmp_path / 'mlflow.db').exists()
+    import urllib.request
+    with urllib.request.urlopen(f'{mlflow_server}/api/2.0/mlflow/model-versions/get?name=lstm_model&version=1', timeout=10) as r:
+        mv = json.loads(r.read())['model_version']
+    assert mv['tags'] and any(t['key'] == 'data_fingerprint' for t in mv['tags'])
+    from openstack_rca.tracking import load_scorer, using_store
+    with using_store(mlflow_server):
+        assert load_scorer('models:/lstm_model/1').config.window == 10
