@@ -13,7 +13,7 @@ from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
 from .simulate import simulate, CATEGORIES
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a96e51f0
 def cmd_simulate(a) -> int:
@@ -112,7 +112,21 @@ def cmd_train(a) -> int:
     else: print(f'model saved to {r.model_dir} (tracking off): load it with openstack_rca.tracking.load_scorer("{r.model_dir}")')
     return 0
 
-# %% ../nbs/90_cli.ipynb #4e6c0405
+# %% ../nbs/90_cli.ipynb #4b406fe9
+def cmd_sweep(a) -> int:
+    from openstack_rca.train import sweep
+    _quiet_libraries(True)
+    params = {}
+    for name, *values in a.p or []:
+        params.setdefault(name.replace('-', '_'), []).extend(values)
+    r = sweep(a.logs, params, notebook=a.notebook, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as,
+              out_dir=a.out, progress=not a.quiet)
+    print(f"sweep {r['parent_run_name']} ({r['parent_run_id']}): {len(r['children'])} runs, notebooks in {r['out_dir']}")
+    for c in r['children']:
+        print('  ' + ' '.join(f'{k}={v}' for k, v in c.items() if k not in ('notebook',)))
+    return 0
+
+# %% ../nbs/90_cli.ipynb #5618819e
 def cmd_bench(a) -> int:
     name = {'loghub': 'loghub-openstack', 'graphlog': 'graphlog-openstack'}[a.dataset]
     d = Path(a.data) / name if a.data else data_dir(name)
@@ -124,7 +138,7 @@ def cmd_bench(a) -> int:
         print(json.dumps(graphlog_benchmark(d, train_ratio=a.train_ratio, seed=a.seed), indent=1))
     return 0
 
-# %% ../nbs/90_cli.ipynb #8f0db88c
+# %% ../nbs/90_cli.ipynb #052ef376
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -168,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--quiet', action='store_true', help='no per-epoch progress')
     _config_args(s)
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser('sweep', help='run the training notebook with papermill over a grid of hyperparameters',
+                       description='Execute the parameterised training notebook (nbs/_train.ipynb) with papermill once per '
+                                   'combination of the -p values: one parent MLflow run, one child run per combination, each '
+                                   'executed notebook written under --out and logged to its child run.')
+    s.add_argument('--logs', required=True, help='training logs: file or folder')
+    s.add_argument('--eval', help='labelled logs to evaluate on (a folder written by openstack-rca simulate)')
+    s.add_argument('-p', nargs='+', action='append', metavar=('NAME', 'VALUE'), help='a hyperparameter and its values, repeatable: -p lstm_units 32 64')
+    s.add_argument('--notebook', help='the training notebook (default: nbs/_train.ipynb of this checkout)')
+    s.add_argument('--experiment', help='MLflow experiment')
+    s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
+    s.add_argument('--out', default='runs/sweeps', help='where executed notebooks go (default runs/sweeps/)')
+    s.add_argument('--quiet', action='store_true', help='no progress bars')
+    s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser('bench', help='accuracy benchmarks on public datasets',
                        description='Benchmarks on public data. loghub: template grouping/parsing accuracy on Loghub '

@@ -111,3 +111,43 @@ def test_tracking_server_process(cli, logs, tmp_path, mlflow_server):
     from openstack_rca.tracking import load_scorer, using_store
     with using_store(mlflow_server):
         assert load_scorer('models:/lstm_model/1').config.window == 10
+
+
+def test_papermill_run_of_the_training_notebook(logs, tmp_path):
+    "The parameterised notebook runs under papermill, as a user would run it, and trains through the package."
+    import papermill
+    from pathlib import Path
+    nb = Path(__file__).resolve().parents[1] / 'nbs' / '_train.ipynb'
+    out = tmp_path / 'executed.ipynb'
+    env_before = os.environ.get('MLFLOW_TRACKING_URI')
+    papermill.execute_notebook(str(nb), str(out), cwd=str(tmp_path), progress_bar=False,
+                               parameters=dict(logs=str(logs / 'normal'), no_mlflow=True, epochs=2, lstm_units=8,
+                                               num_layers=1, embedding_dim=8))
+    executed = json.loads(out.read_text())
+    assert any('injected-parameters' in c['metadata'].get('tags', []) for c in executed['cells'])
+    assert (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').exists()
+    assert os.environ.get('MLFLOW_TRACKING_URI') == env_before
+
+
+def test_sweep_two_by_one(cli, logs, tmp_path):
+    p = run_in(cli, tmp_path, 'sweep', '--logs', logs / 'normal', '--quiet', '-p', 'lstm_units', '8', '16',
+               '-p', 'epochs', '2', '-p', 'num_layers', '1', '--notebook',
+               os.path.join(os.path.dirname(__file__), '..', 'nbs', '_train.ipynb'))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert ': 2 runs' in p.stdout
+    db = sqlite3.connect(tmp_path / 'mlflow.db')
+    runs = dict(db.execute('select run_uuid, name from runs').fetchall())
+    parents = [r for r, n in runs.items() if n.endswith('_sweep')]
+    assert len(parents) == 1 and len(runs) == 3
+    kids = [r for (r,) in db.execute("select run_uuid from tags where key = 'mlflow.parentRunId' and value = ?", (parents[0],))]
+    assert len(kids) == 2
+    notebooks = sorted((tmp_path / 'runs' / 'sweeps').glob('*/*.ipynb'))
+    assert [n.name for n in notebooks] == ['00_lstm_units-8_epochs-2_num_layers-1.ipynb', '01_lstm_units-16_epochs-2_num_layers-1.ipynb']
+    for k in kids:                                   # each child run holds its executed notebook
+        assert len(list((tmp_path / 'mlartifacts').rglob(f'{k}/artifacts/notebook/*.ipynb'))) == 1, k
+    assert db.execute("select count(*) from model_versions where name = 'lstm_model'").fetchone() == (2,)
+
+
+def test_sweep_rejects_unknown_hyperparameters(cli, logs, tmp_path):
+    p = run_in(cli, tmp_path, 'sweep', '--logs', logs / 'normal', '-p', 'colour', 'red')
+    assert p.returncode == 2 and 'unknown hyperparameter colour' in p.stderr
