@@ -69,7 +69,7 @@ def cmd_parse(a) -> int:
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
-# %% ../nbs/90_cli.ipynb #0383a14a
+# %% ../nbs/90_cli.ipynb #628214a4
 def _config_args(p):
     "Add one --option per ModelConfig field (imported lazily: TensorFlow loads only for train)."
     from openstack_rca.model import ModelConfig
@@ -82,6 +82,7 @@ def _config_args(p):
 def _quiet_libraries(quiet: bool):
     "MLflow's INFO lines and download bars, and (with --quiet) Keras progress bars, are not for this command's users."
     import logging, os
+    import mlflow                                      # configures its loggers on import: quieten them after
     logging.getLogger('mlflow').setLevel(logging.WARNING)
     os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
     if quiet:
