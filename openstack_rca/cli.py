@@ -69,7 +69,14 @@ def cmd_parse(a) -> int:
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
-# %% ../nbs/90_cli.ipynb #628214a4
+# %% ../nbs/90_cli.ipynb #a82770ab
+def _training_args(s):
+    "Options that train and sweep share: the data, the experiment and the registered name."
+    s.add_argument('--logs', required=True, help='training logs: file or folder (a healthy period)')
+    s.add_argument('--eval', help='labelled logs to evaluate on: a folder written by openstack-rca simulate')
+    s.add_argument('--experiment', help='MLflow experiment (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
+    s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
+
 def _config_args(p):
     "Add one --option per ModelConfig field (imported lazily: TensorFlow loads only for train)."
     from openstack_rca.model import ModelConfig
@@ -139,7 +146,7 @@ def cmd_bench(a) -> int:
         print(json.dumps(graphlog_benchmark(d, train_ratio=a.train_ratio, seed=a.seed), indent=1))
     return 0
 
-# %% ../nbs/90_cli.ipynb #052ef376
+# %% ../nbs/90_cli.ipynb #040b7a26
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -173,10 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    'embedded store sqlite:///mlflow.db in the working directory unless MLFLOW_TRACKING_URI '
                                    'is set. With --no-mlflow (or OPENSTACK_RCA_NO_MLFLOW=1), or when the tracking server '
                                    'does not answer, the model is saved under --models-dir instead.')
-    s.add_argument('--logs', required=True, help='training logs: file or folder (a healthy period)')
-    s.add_argument('--eval', help='labelled logs to evaluate on: a folder written by openstack-rca simulate')
-    s.add_argument('--experiment', help='MLflow experiment (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
-    s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
+    _training_args(s)
     s.add_argument('--no-mlflow', action='store_true', help='no tracking: save the model under --models-dir')
     s.add_argument('--models-dir', default='models', help='where untracked models go (default models/)')
     s.add_argument('--by', default='auto', choices=['auto', 'request', 'instance'], help='session key (default auto)')
@@ -188,12 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Execute the parameterised training notebook (nbs/_train.ipynb) with papermill once per '
                                    'combination of the -p values: one parent MLflow run, one child run per combination, each '
                                    'executed notebook written under --out and logged to its child run.')
-    s.add_argument('--logs', required=True, help='training logs: file or folder')
-    s.add_argument('--eval', help='labelled logs to evaluate on (a folder written by openstack-rca simulate)')
+    _training_args(s)
     s.add_argument('-p', nargs='+', action='append', metavar=('NAME', 'VALUE'), help='a hyperparameter and its values, repeatable: -p lstm_units 32 64')
     s.add_argument('--notebook', help='the training notebook (default: nbs/_train.ipynb of this checkout)')
-    s.add_argument('--experiment', help='MLflow experiment')
-    s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
     s.add_argument('--out', default='runs/sweeps', help='where executed notebooks go (default runs/sweeps/)')
     s.add_argument('--quiet', action='store_true', help='no progress bars')
     s.set_defaults(func=cmd_sweep)

@@ -85,12 +85,11 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
     w = views[take]
     return np.ascontiguousarray(w[:, :window]), np.ascontiguousarray(w[:, window]), np.repeat(np.arange(len(seqs)), lens)
 
-# %% ../nbs/03_sessions.ipynb #4055d570
+# %% ../nbs/03_sessions.ipynb #aa5e6564
 def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     "(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window k's event."
-    keyed = records.assign(session=session_keys(records, by), _row=np.arange(len(records)))
-    keyed = keyed.sort_values(['session', 'timestamp', 'file', 'line'], kind='stable')
+    keyed = sessionize(records.assign(_row=np.arange(len(records))), by)
     codes, uniques = pd.factorize(keyed['session'], sort=False)
     idx = vocab.encode(keyed['template_id'].to_numpy())
     bounds = np.flatnonzero(np.diff(codes)) + 1
