@@ -19,8 +19,8 @@ from .sessions import Vocabulary, record_windows, make_windows, session_keys, PA
 
 # %% auto #0
 __all__ = ['MAX_SURPRISE', 'NEVER', 'SCORER_FORMAT', 'ModelConfig', 'set_seed', 'build_model', 'fit_model', 'score_windows',
-           'calibrate_top_g', 'DeepLogScorer', 'fit_scorer', 'read_graphlog', 'detection_metrics', 'graphlog_benchmark',
-           'incident_separation']
+           'calibrate_top_g', 'calibrate_surprise', 'unexpected', 'DeepLogScorer', 'fit_scorer', 'read_graphlog',
+           'detection_metrics', 'graphlog_benchmark', 'incident_separation']
 
 # %% ../nbs/04_model.ipynb #51f2432a
 def _tf():
@@ -28,7 +28,7 @@ def _tf():
     import keras, tensorflow as tf
     return keras, tf
 
-# %% ../nbs/04_model.ipynb #9492e9e7
+# %% ../nbs/04_model.ipynb #e5456e4b
 @dataclass
 class ModelConfig:
     "Hyperparameters of the DeepLog LSTM, its training, and its verdict rule."
@@ -41,7 +41,7 @@ class ModelConfig:
     epochs: int = 150
     batch_size: int = 64
     top_g: int = 0                  # 0: calibrate on the training data (see `calibrate_top_g`)
-    coverage: float = 0.999         # share of training transitions the calibrated top-g must expect
+    coverage: float = 1.0           # share of training transitions the calibrated verdict must expect
     validation_split: float = 0.1
     seed: int = 0
     patience: int = 10
@@ -138,13 +138,22 @@ def score_windows(model: keras.Model, X: np.ndarray, y: np.ndarray, batch_size: 
     surprise[unseen], rank[unseen] = MAX_SURPRISE, NEVER
     return surprise, rank
 
-# %% ../nbs/04_model.ipynb #992b3245
-def calibrate_top_g(rank: np.ndarray, coverage: float = 0.999) -> int:
+# %% ../nbs/04_model.ipynb #1c783a74
+def calibrate_top_g(rank: np.ndarray, coverage: float = 1.0) -> int:
     "Smallest g such that `rank < g` for a `coverage` share of the (training) ranks."
     r = np.asarray(rank)[np.asarray(rank) != NEVER]
     return int(np.quantile(r, coverage, method='inverted_cdf')) + 1 if len(r) else 1
 
-# %% ../nbs/04_model.ipynb #ec19a560
+def calibrate_surprise(surprise: np.ndarray, coverage: float = 1.0) -> float:
+    "Surprise limit: the `coverage` quantile of the (training) surprise plus ln 2 — half as likely as that."
+    s = np.asarray(surprise)[np.asarray(surprise) < MAX_SURPRISE]
+    return float(np.quantile(s, coverage, method='inverted_cdf') + np.log(2)) if len(s) else MAX_SURPRISE
+
+def unexpected(surprise: np.ndarray, rank: np.ndarray, top_g: int, limit: float) -> np.ndarray:
+    "The verdict per event: outside the top-g predictions, or more surprising than the calibrated limit."
+    return (np.asarray(rank) >= top_g) | (np.asarray(surprise) > limit)
+
+# %% ../nbs/04_model.ipynb #0cfa0c4d
 SCORER_FORMAT = 'openstack-rca/deeplog-scorer'
 
 @dataclass
@@ -155,17 +164,17 @@ class DeepLogScorer:
     config: ModelConfig
     miner: TemplateMiner | None = None
     by: str = 'auto'
-    threshold: float = MAX_SURPRISE       # surprise above which a record is called out (set from normal data)
+    threshold: float = MAX_SURPRISE       # surprise limit of the verdict (calibrated on normal data)
 
     def score_records(self, records: pd.DataFrame, batch_size: int = 8192) -> pd.DataFrame:
-        """Records with `session`, `surprise` and `anomalous` (outside the top-g, or unseen) columns; `template_id`
-        is added match-only with the bundled miner when missing."""
+        """Records with `session`, `surprise` and `anomalous` (outside the top-g, beyond the surprise limit, or unseen)
+        columns; `template_id` is added match-only with the bundled miner when missing."""
         if 'template_id' not in records:
             if self.miner is None: raise RCAError('records have no template_id and the scorer has no template miner')
             records, _ = mine_templates(records, self.miner, learn=False)
         X, y, row, _ = record_windows(records, self.vocab, self.config.window, self.by)
         surprise, rank = score_windows(self.model, X, y, batch_size)
-        ok = rank < self.config.top_g
+        ok = ~unexpected(surprise, rank, self.config.top_g, self.threshold)
         out = records.copy(deep=False)
         out['session'] = session_keys(records, self.by).to_numpy()
         s, a = np.empty(len(records), np.float32), np.empty(len(records), bool)
@@ -202,9 +211,9 @@ class DeepLogScorer:
         miner = TemplateMiner.load(path / 'templates.json') if meta.get('has_miner') else None
         return cls(model, vocab, ModelConfig.from_dict(meta['config']), miner, meta['by'], float(meta['threshold']))
 
-# %% ../nbs/04_model.ipynb #93b12ac8
+# %% ../nbs/04_model.ipynb #c290ca93
 def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 'auto', miner: TemplateMiner | None = None,
-               threshold_quantile: float = 0.999, callbacks=(), verbose: int = 0) -> tuple[DeepLogScorer, dict]:
+               callbacks=(), verbose: int = 0) -> tuple[DeepLogScorer, dict]:
     "Train a scorer on (normal) records; returns it and the training history."
     cfg = cfg or ModelConfig()
     if by not in SESSION_MODES: raise RCAError(f"sessions by {by!r}: choose one of {', '.join(SESSION_MODES)}")
@@ -215,10 +224,9 @@ def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 
     model, hist = fit_model(X, y, len(vocab), cfg, callbacks, verbose)
     surprise, rank = score_windows(model, X, y)
     if not cfg.top_g: cfg = ModelConfig.from_dict({**cfg.to_dict(), 'top_g': calibrate_top_g(rank, cfg.coverage)})
-    threshold = float(np.quantile(surprise, threshold_quantile)) if len(surprise) else MAX_SURPRISE
-    return DeepLogScorer(model, vocab, cfg, miner, by, threshold), hist
+    return DeepLogScorer(model, vocab, cfg, miner, by, calibrate_surprise(surprise, cfg.coverage)), hist
 
-# %% ../nbs/04_model.ipynb #e197c315
+# %% ../nbs/04_model.ipynb #095ade65
 def read_graphlog(data) -> tuple[list[list[int]], list[list[int]]]:
     "GraphLog's normal and abnormal OpenStack sessions from folder `data`, event ids shifted by one."
     data = Path(data)
@@ -250,15 +258,16 @@ def graphlog_benchmark(data, train_ratio: float = 0.05, seed: int = 0, cfg: Mode
     t0 = time.perf_counter()
     model, hist = fit_model(X, y, len(vocab), cfg)
     train_s = time.perf_counter() - t0
-    g = cfg.top_g or calibrate_top_g(score_windows(model, X, y)[1], cfg.coverage)
+    s_train, r_train = score_windows(model, X, y)
+    g, limit = cfg.top_g or calibrate_top_g(r_train, cfg.coverage), calibrate_surprise(s_train, cfg.coverage)
 
     def flags(seqs):
         Xs, ys, ss = make_windows([vocab.encode(s) for s in seqs], cfg.window)
-        return np.bincount(ss, weights=score_windows(model, Xs, ys)[1] >= g, minlength=len(seqs)) > 0
+        return np.bincount(ss, weights=unexpected(*score_windows(model, Xs, ys), g, limit), minlength=len(seqs)) > 0
     t0 = time.perf_counter()
     fn, fa = flags(test), flags(abnormal)
     return {'dataset': 'GraphLog OpenStackLog', 'train_sessions': n_train, 'test_normal': len(test), 'test_abnormal': len(abnormal),
-            **detection_metrics(fn, fa), 'top_g': g, 'epochs': len(hist['loss']), 'train_seconds': round(train_s, 1),
+            **detection_metrics(fn, fa), 'top_g': g, 'surprise_limit': round(limit, 3), 'epochs': len(hist['loss']), 'train_seconds': round(train_s, 1),
             'score_seconds': round(time.perf_counter() - t0, 1), 'config': cfg.to_dict()}
 
 # %% ../nbs/04_model.ipynb #a784f682
