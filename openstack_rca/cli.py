@@ -13,7 +13,8 @@ from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
 from .simulate import simulate, CATEGORIES
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'cmd_models',
+           'cmd_experiments', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a96e51f0
 def cmd_simulate(a) -> int:
@@ -69,7 +70,19 @@ def cmd_parse(a) -> int:
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
-# %% ../nbs/90_cli.ipynb #a82770ab
+# %% ../nbs/90_cli.ipynb #12790f98
+def _s3_args(s):
+    "Where model versions go in S3 (the endpoint and credentials come from MLFLOW_S3_ENDPOINT_URL and AWS_*)."
+    s.add_argument('--artifact-root', metavar='s3://BUCKET/PREFIX', help='S3 root for model versions (default $MLFLOW_ARTIFACT_ROOT; none: MLflow keeps the model)')
+
+def _s3_options(a):
+    "Multipart settings travel to the storage layer through its environment variables."
+    import os
+    for opt, env in (('multipart_threshold', 'OPENSTACK_RCA_S3_MULTIPART_THRESHOLD'), ('multipart_chunksize', 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE')):
+        if getattr(a, opt, None):
+            from openstack_rca.storage import parse_size
+            os.environ[env] = str(parse_size(getattr(a, opt)))
+
 def _training_args(s):
     "Options that train and sweep share: the data, the experiment and the registered name."
     s.add_argument('--logs', required=True, help='training logs: file or folder (a healthy period)')
@@ -102,8 +115,9 @@ def cmd_train(a) -> int:
     from dataclasses import fields
     _quiet_libraries(a.quiet)
     cfg = ModelConfig(**{f.name: getattr(a, f.name) for f in fields(ModelConfig) if getattr(a, f.name) is not None})
+    _s3_options(a)
     r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
-              models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2)
+              models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2, root=a.artifact_root)
     for w in r.warnings: print(f'openstack-rca train: warning: {w}', file=sys.stderr)
     m = r.metrics
     print(f"trained on {r.params['data.records']} records: {m['epochs_run']} epochs in {m['training_seconds']:.1f}s, "
@@ -111,10 +125,16 @@ def cmd_train(a) -> int:
     if 'f1' in m:
         print(f"evaluation on {a.eval}: precision {m['precision']} recall {m['recall']} F1 {m['f1']} "
               f"(sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn, {m['tn']} tn), AUC {m['auc']}")
+    if r.publish_error:
+        print(f'MLflow run {r.run_name} ({r.run_id}) at {r.tracking_uri}')
+        raise RCAError(f'publishing failed: {r.publish_error}')
     if r.run_id:
         print(f'MLflow run {r.run_name} ({r.run_id}) at {r.tracking_uri}')
+        if r.artifact_folder: print(f'run artifacts: {r.artifact_folder}')
+        print(f'model files: {r.model_source}')
         print(f'registered {a.register_as} version {r.model_version}: load it with '
-              f'openstack_rca.tracking.load_scorer("models:/{a.register_as}/{r.model_version}")')
+              f'openstack_rca.registry.load_model("{a.register_as}", {r.model_version}), promote it with '
+              f'openstack-rca models promote --model {a.register_as} --version {r.model_version} --to staging')
         if r.tracking_uri.startswith('sqlite:'):
             print(f'see it: mlflow ui --backend-store-uri {r.tracking_uri}')
     else: print(f'model saved to {r.model_dir} (tracking off): load it with openstack_rca.tracking.load_scorer("{r.model_dir}")')
@@ -146,7 +166,121 @@ def cmd_bench(a) -> int:
         print(json.dumps(graphlog_benchmark(d, train_ratio=a.train_ratio, seed=a.seed), indent=1))
     return 0
 
-# %% ../nbs/90_cli.ipynb #040b7a26
+# %% ../nbs/90_cli.ipynb #96975397
+def _table(df: pd.DataFrame) -> str:
+    return df.to_string(index=False) if len(df) else '(none)'
+
+def cmd_models(a) -> int:
+    _quiet_libraries(True) if a.models_command in ('load', 'validate', 'publish') else None
+    from openstack_rca import registry as reg
+    c = a.models_command
+    if c == 'list':
+        t = reg.list_versions(a.model)
+        if a.json: print(t.to_json(orient='records', indent=1))
+        else: print(_table(t.drop(columns=['run_id'])))
+    elif c == 'details':
+        d = reg.version_details(a.model, a.version)
+        if a.json: print(json.dumps(d, indent=1, default=str))
+        else:
+            for k in ('name', 'version', 'aliases', 'stage', 'created', 'source', 'run_id', 'run_name', 'description'): print(f'{k:12} {d[k]}')
+            print('tags:'); [print(f'  {k} = {v}') for k, v in sorted(d['tags'].items())]
+            print('metrics:'); [print(f'  {k} = {v:.6g}') for k, v in sorted(d['metrics'].items()) if not k.startswith('system/')]
+    elif c == 'load':
+        p = reg.load_model(a.model, a.ref, root=a.artifact_root, models_dir=a.models_dir).provenance
+        print(json.dumps(p.to_dict(), indent=1) if a.json else f'loaded {p}\n  folder: {p.path}')
+    elif c == 'publish':
+        _s3_options(a)
+        mv = reg.publish_version(a.path, a.model, a.experiment, run_id=a.run_id, tags={'published_from': str(Path(a.path).resolve())[:250]},
+                                 store=reg.S3Store(a.artifact_root), progress=True)
+        print(f'published {a.model} version {mv.version}: {mv.source} (sha256 {mv.tags["sha256"]})')
+    elif c == 'promote':
+        r = reg.promote(a.model, a.version, a.to, root=a.artifact_root)
+        print(f"{a.model} v{r['version']} is now @{a.to}" + (f" (was v{r['previous']})" if r['previous'] not in (None, r['version']) else '')
+              + (f"; v{r['archived']} archived" if r.get('archived') else ''))
+    elif c == 'archive':
+        r = reg.archive(a.model, a.version, root=a.artifact_root)
+        print(f"{a.model} v{r['version']} archived" + (f", removed {', '.join('@' + x for x in r['aliases_removed'])}" if r['aliases_removed'] else ''))
+    elif c == 'compare':
+        t, drifts = reg.compare_versions(a.model, a.versions, a.drift)
+        if a.json: print(json.dumps({'table': json.loads(t.to_json()), 'drifts': drifts}, indent=1))
+        else:
+            print(t.to_string(float_format=lambda x: f'{x:.4g}'))
+            print(f'drift above {a.drift:.0%} against v{a.versions[0]}: ' + ('none' if not drifts else f'{len(drifts)} metric(s)'))
+            for d in drifts: print(f'  {d}')
+        if drifts and a.fail_on_drift: return 1
+    elif c == 'cleanup':
+        lines = reg.cleanup_versions(a.model, a.keep, a.dry_run)
+        print('\n'.join(lines) if lines else f'nothing to clean up: {a.model} has at most {a.keep} version(s)')
+    elif c == 'export':
+        doc = reg.export_registry(a.out)
+        print(f"wrote {sum(len(m['versions']) for m in doc['models'])} version(s) of {len(doc['models'])} model(s) to {a.out}")
+    elif c == 'validate':
+        try: r = reg.validate(a.model, a.version, a.data, a.min_f1, a.min_precision, a.min_recall, a.min_auc,
+                              promote_on_pass=not a.no_promote, root=a.artifact_root)
+        except RCAError as e:
+            raise RCAError(f'{e} (see the validation.* tags: openstack-rca models details --model {a.model} --version {a.version})') from None
+        m = r['metrics']
+        print(f"{a.model} v{r['version']} passed validation on {r['data']}: precision {m['precision']} recall {m['recall']} "
+              f"F1 {m['f1']} AUC {m['auc']} (sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn, {m['tn']} tn)")
+        print(f"promoted to @production" + (f" (v{r['promoted']['archived']} archived)" if r.get('promoted', {}).get('archived') else '')
+              if 'promoted' in r else 'not promoted (--no-promote)')
+    return 0
+
+def cmd_experiments(a) -> int:
+    _quiet_libraries(True)
+    from openstack_rca.registry import cleanup_runs
+    lines = cleanup_runs(a.experiment, a.keep, a.dry_run)
+    print('\n'.join(lines) if lines else f'nothing to clean up: at most {a.keep} run(s)')
+    if not a.dry_run and any(l.startswith('delete') for l in lines): print('runs are marked deleted; `mlflow gc` removes them for good')
+    return 0
+
+def _models_parser(sub):
+    p = sub.add_parser('models', help='manage registered model versions: list, promote, validate, compare, cleanup, ...',
+                       description='Manage registered model versions in the MLflow registry (MLFLOW_TRACKING_URI, default the embedded '
+                                   'mlflow.db) and their folders in S3 (MLFLOW_ARTIFACT_ROOT / --artifact-root, MLFLOW_S3_ENDPOINT_URL, AWS_*). '
+                                   'Stages are aliases: @staging and @production.')
+    ms = p.add_subparsers(dest='models_command', metavar='ACTION', required=True)
+    def add(name, help, model=True, version=False, root=False):
+        s = ms.add_parser(name, help=help, description=help)
+        if model: s.add_argument('--model', default='lstm_model', help='registered model name (default lstm_model)')
+        if version: s.add_argument('--version', type=int, required=True, help='version number')
+        if root: _s3_args(s)
+        return s
+    s = add('list', 'every version with its aliases, stage tag, creation time, F1, validation status and source')
+    s.set_defaults(model=None); s.add_argument('--json', action='store_true')
+    s = add('details', 'one version: registry fields, tags, its run\'s metrics', version=True); s.add_argument('--json', action='store_true')
+    s = add('load', 'resolve and download a version (registry, else S3 scan, else cache/models/) and say where it came from', root=True)
+    s.add_argument('--ref', default='latest', help='latest | N | @alias | staging | production (default latest)')
+    s.add_argument('--models-dir', default='models', help='local fallback folder (default models/)'); s.add_argument('--json', action='store_true')
+    s = add('publish', 'publish a saved model folder (e.g. models/lstm_model_v1 from an offline training) to S3 and register it', root=True)
+    s.add_argument('--path', required=True, help='MLflow model folder'); s.add_argument('--run-id', help='the MLflow run that trained it')
+    s.add_argument('--experiment', help='experiment whose slug names the folder (default openstack_rca_system_staging)')
+    s.add_argument('--multipart-threshold', metavar='SIZE'); s.add_argument('--multipart-chunksize', metavar='SIZE')
+    s = add('promote', 'point @staging or @production at a version (the previous production version is tagged archived)', version=True, root=True)
+    s.add_argument('--to', required=True, choices=['staging', 'production'])
+    add('archive', 'tag a version archived and remove its @staging (refused for @production)', version=True, root=True)
+    s = add('compare', 'metrics of versions side by side; flags drift against the first one')
+    s.add_argument('--versions', type=int, nargs='+', required=True, metavar='N')
+    s.add_argument('--drift', type=float, default=0.05, help='relative change flagged as drift (default 0.05)')
+    s.add_argument('--fail-on-drift', action='store_true', help='exit 1 when a drift is flagged'); s.add_argument('--json', action='store_true')
+    s = add('cleanup', 'delete old versions (registry entry and S3 folder), keeping the newest --keep and every aliased one')
+    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
+    s = add('export', 'write every model, alias, version and tag as JSON', model=False); s.add_argument('--out', required=True)
+    s = add('validate', 'evaluate a version on held-out labelled logs, tag the result, promote to production if every threshold passes', version=True, root=True)
+    s.add_argument('--data', help='a folder written by openstack-rca simulate, or a folder of them (default: simulated held-out incidents)')
+    s.add_argument('--min-f1', type=float, default=0.8, help='default 0.8')
+    s.add_argument('--min-precision', type=float); s.add_argument('--min-recall', type=float); s.add_argument('--min-auc', type=float)
+    s.add_argument('--no-promote', action='store_true', help='validate and tag only')
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser('experiments', help='manage MLflow experiments: cleanup old runs')
+    es = p.add_subparsers(dest='experiments_command', metavar='ACTION', required=True)
+    s = es.add_parser('cleanup', help='delete old runs of an experiment, keeping the newest --keep and runs behind aliased versions')
+    s.add_argument('--experiment', help='default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging')
+    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
+    p.set_defaults(func=cmd_experiments)
+
+# %% ../nbs/90_cli.ipynb #f072cdcf
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -185,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--models-dir', default='models', help='where untracked models go (default models/)')
     s.add_argument('--by', default='auto', choices=['auto', 'request', 'instance'], help='session key (default auto)')
     s.add_argument('--quiet', action='store_true', help='no per-epoch progress')
+    _s3_args(s)
+    s.add_argument('--multipart-threshold', metavar='SIZE', help='multipart upload above this size (default 64MB)')
+    s.add_argument('--multipart-chunksize', metavar='SIZE', help='multipart part size (default 16MB)')
     _config_args(s)
     s.set_defaults(func=cmd_train)
 
@@ -207,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--train-ratio', type=float, default=0.05, help='graphlog: share of normal sessions to train on (default 0.05)')
     s.add_argument('--seed', type=int, default=0, help='graphlog: seed of the split and the model (default 0)')
     s.set_defaults(func=cmd_bench)
+    _models_parser(sub)
     return p
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from .storage import (S3Store, S3Error, IntegrityError, MANIFEST, artifact_root,
                                    folder_manifest, verify_folder)
 
 # %% auto #0
-__all__ = ['STAGES', 'COMPARED', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'parse_ref', 'Provenance', 'model_cache',
+__all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'parse_ref', 'Provenance', 'model_cache',
            'cached_version', 'cached_versions', 'cache_path', 'registry_problem', 'publish_version', 's3_aliases',
            'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details', 'export_registry',
            'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validation_data', 'evaluate_scorer', 'validate']
@@ -75,7 +75,7 @@ def cached_versions(name: str) -> list[int]:
 
 def cache_path(name: str, version: int, sha256: str) -> Path: return model_cache(name) / f'v{int(version)}-{sha256[:16]}'
 
-# %% ../nbs/07_registry.ipynb #78a0f2b5
+# %% ../nbs/07_registry.ipynb #048145c7
 def registry_problem(uri: str | None = None) -> str | None:
     "Why the registry at `uri` cannot be used now, or None when it can."
     uri = uri or tracking_uri()
@@ -85,11 +85,13 @@ def registry_problem(uri: str | None = None) -> str | None:
     if not reachable(uri): return f'MLflow tracking server {uri} is unreachable'
     return None
 
-def _client():
+def _client(create: bool = False):
+    "An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must exist."
     import mlflow
-    problem = registry_problem()
+    uri = tracking_uri()
+    problem = registry_problem(uri) if not create else (None if reachable(uri) else f'MLflow tracking server {uri} is unreachable')
     if problem: raise RCAError(problem)
-    return mlflow.MlflowClient(tracking_uri())
+    return mlflow.MlflowClient(uri)
 
 def _versions(client, name: str) -> list:
     "Every live version of `name`, highest first."
@@ -113,7 +115,7 @@ def _who() -> str:
     try: return os.environ.get('OPENSTACK_RCA_USER') or getpass.getuser()
     except Exception: return 'unknown'
 
-# %% ../nbs/07_registry.ipynb #c2db9acc
+# %% ../nbs/07_registry.ipynb #68ff2ca5
 def _ensure_registered(client, name: str):
     from mlflow.exceptions import MlflowException
     try: client.create_registered_model(name, description='DeepLog LSTM scorer of OpenStack logs (openstack-rca)')
@@ -130,7 +132,7 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
     store = store or S3Store()
     if not (Path(folder) / 'MLmodel').is_file(): raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
     manifest, exp = folder_manifest(folder), experiment_name(experiment)
-    client = _client()
+    client = _client(create=True)
     store.check()
     _ensure_registered(client, name)
     with store.lock(name):
@@ -335,7 +337,8 @@ def export_registry(out=None) -> dict:
     if out: Path(out).write_text(json.dumps(doc, indent=1))
     return doc
 
-# %% ../nbs/07_registry.ipynb #a4ba6609
+# %% ../nbs/07_registry.ipynb #d661fd99
+NOT_DRIFT = ('training_seconds',)         # shown, never flagged: wall time says more about the machine than the model
 COMPARED = ('f1', 'precision', 'recall', 'auc', 'final_loss', 'final_val_loss', 'top_g', 'surprise_threshold', 'templates', 'training_seconds')
 
 def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
@@ -356,8 +359,9 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
         for col in table.columns[1:]:
             x = row[col]
             if pd.isna(b) or pd.isna(x): continue
-            change = abs(x - b) / abs(b) if b else abs(x - b)
-            if change > drift: drifts.append(f'{metric}: {base} {b:.4g} → {col} {x:.4g} ({change:+.1%} {"relative" if b else "absolute"})')
+            change = (x - b) / abs(b) if b else x - b
+            if abs(change) > drift and metric not in NOT_DRIFT:
+                drifts.append(f'{metric}: {base} {b:.4g} → {col} {x:.4g} ({change:+.1%} {"relative" if b else "absolute"})')
     return table, drifts
 
 # %% ../nbs/07_registry.ipynb #f1e72765

@@ -121,7 +121,7 @@ def s3_errors(action: str):
     except BotoCoreError as e:
         raise S3Error(f'{action}: {type(e).__name__}: {str(e)[:200]}') from None
 
-# %% ../nbs/06_storage.ipynb #b5a1213b
+# %% ../nbs/06_storage.ipynb #108e6eb5
 class S3Store:
     "Files under one `s3://bucket/prefix` root, through boto3 (endpoint: `MLFLOW_S3_ENDPOINT_URL`)."
     def __init__(self, root: str | None = None, multipart_threshold=None, multipart_chunksize=None):
@@ -154,7 +154,13 @@ class S3Store:
 
     def check(self):
         "Fail with a clear line unless the bucket answers."
-        with s3_errors(f'S3 bucket {self.bucket}'): self.client.head_bucket(Bucket=self.bucket)
+        from botocore.exceptions import ClientError
+        with s3_errors(f'S3 bucket {self.bucket}'):
+            try: self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as e:
+                if e.response.get('Error', {}).get('Code') in ('404', 'NoSuchBucket', 'NotFound'):
+                    raise S3Error(f'S3 bucket {self.bucket}: the bucket does not exist at {_endpoint()} (create it, or fix --artifact-root)') from None
+                raise
         return self
 
 # %% ../nbs/06_storage.ipynb #06038316

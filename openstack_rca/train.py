@@ -86,7 +86,7 @@ def _next_local_dir(models_dir, name: str) -> Path:
     taken = [int(p.name.rsplit('_v', 1)[1]) for p in models_dir.glob(f'{name}_v*') if p.name.rsplit('_v', 1)[1].isdigit()]
     return models_dir / f'{name}_v{max(taken, default=0) + 1}'
 
-# %% ../nbs/08_train.ipynb #745737b1
+# %% ../nbs/08_train.ipynb #ccabf39a
 def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str | None = None,
           register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool = False, models_dir='models', by: str = 'auto',
           verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
@@ -145,7 +145,6 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
     with tempfile.TemporaryDirectory() as tmp:
         arts = _run_artifacts(Path(tmp) / 'run', scorer, history, metrics, report)
         mlflow.log_artifacts(str(arts))
-        if root: result.artifact_folder = _upload_run_folder(arts, root, experiment, run, warnings)
         if not root:
             info = log_scorer(scorer)
             digest = folder_manifest(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(Path(tmp) / 'dl')))['sha256']
@@ -164,6 +163,7 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
                 result.run_id = run.info.run_id
                 return result
             result.model_source = v.source
+            result.artifact_folder = _upload_run_folder(arts, root, experiment, run, warnings)
     result.run_id, result.model_version = run.info.run_id, str(v.version)
     return result
 
@@ -182,7 +182,8 @@ def _upload_run_folder(arts: Path, root: str, experiment: str, run, warnings: li
     "Claim `{experiment-slug}_{YYYYmmdd_HHMMSS}/` in S3 (a suffix if two runs start in the same second), upload the run's files, tag the run."
     import mlflow, datetime as dt
     store = S3Store(root)
-    when = dt.datetime.fromtimestamp(run.info.start_time / 1000)
+    try: when = dt.datetime.strptime(run.info.run_name[-15:], '%Y%m%d_%H%M%S')     # the run name's time: folder and run match
+    except (TypeError, ValueError): when = dt.datetime.fromtimestamp(run.info.start_time / 1000)
     try:
         base = run_prefix(experiment, when).rstrip('/')
         for i in range(1, 100):

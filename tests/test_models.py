@@ -1,0 +1,333 @@
+"""Model versions in S3 and the registry, through the CLI, against real servers: moto's S3 server on a loopback port (over
+HTTP, as boto3 reaches any S3 service), the embedded MLflow store and an `mlflow server` process, `mlflow models serve`."""
+import json, os, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
+from pathlib import Path
+import pytest
+
+boto3 = pytest.importorskip('boto3')
+from moto.server import ThreadedMotoServer
+
+BIN = Path(sys.executable).parent
+GOOD = ['--epochs', '20', '--quiet']                     # small, and good enough to pass validation (F1 >= 0.8)
+TINY = ['--epochs', '3', '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet']
+CLEAN_ENV = ('MLFLOW_TRACKING_URI', 'MLFLOW_ARTIFACT_ROOT', 'MLFLOW_S3_ENDPOINT_URL', 'OPENSTACK_RCA_NO_MLFLOW',
+             'OPENSTACK_RCA_S3_MULTIPART_THRESHOLD', 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def s3():
+    "moto's S3 server in a thread on a free loopback port; state survives stop/start (a restarted endpoint)."
+    import logging
+    logging.getLogger('werkzeug').setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
+    server.start()
+    url = f'http://127.0.0.1:{port}'
+    yield {'url': url, 'server': server, 'port': port}
+    try: server.stop()
+    except Exception: pass
+
+
+@pytest.fixture
+def bucket(s3, request):
+    "A fresh bucket per test, so tests do not see each other's versions."
+    name = 'rca-' + request.node.name.replace('_', '-').lower()[:40].strip('-')
+    client(s3).create_bucket(Bucket=name)
+    return name
+
+
+def client(s3):
+    return boto3.client('s3', endpoint_url=s3['url'], aws_access_key_id='testing', aws_secret_access_key='testing', region_name='us-east-1')
+
+
+def s3_env(s3, bucket, cwd, **extra):
+    "The environment a user sets for S3 (the standard variables), with the embedded store and a private cache in `cwd`."
+    return {'MLFLOW_S3_ENDPOINT_URL': s3['url'], 'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
+            'AWS_DEFAULT_REGION': 'us-east-1', 'MLFLOW_ARTIFACT_ROOT': f's3://{bucket}/openstack',
+            'OPENSTACK_RCA_CACHE': str(Path(cwd) / 'cache'), **extra}
+
+
+def rca(cwd, *args, env=None, timeout=600):
+    "Run `openstack-rca ARGS` from `cwd` with `env` on top of a clean environment."
+    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e.update(env or {})
+    return subprocess.run([str(BIN / 'openstack-rca'), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def ok(p):
+    assert p.returncode == 0, f'exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}'
+    return p.stdout
+
+
+def keys(s3, bucket, prefix=''):
+    pages = client(s3).get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix)
+    return [o['Key'] for page in pages for o in page.get('Contents', [])]
+
+
+@pytest.fixture(scope='module')
+def logs(tmp_path_factory):
+    d = tmp_path_factory.mktemp('logs')
+    ok(rca(d, 'simulate', '--out', d / 'normal', '--seed', 41, '--minutes', 30, '--no-fault'))
+    return d / 'normal'
+
+
+@pytest.fixture(scope='module')
+def saved_model(logs, tmp_path_factory):
+    "An MLflow model folder from an untracked training (what `train --no-mlflow` leaves under models/)."
+    d = tmp_path_factory.mktemp('saved')
+    ok(rca(d, 'train', '--logs', logs, '--no-mlflow', *TINY))
+    return d / 'models' / 'lstm_model_v1'
+
+
+def wait_http(url, proc, log, timeout=120):
+    for _ in range(timeout * 2):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200: return
+        except Exception: time.sleep(0.5)
+        if proc.poll() is not None: break
+    pytest.fail(f'{url} did not come up: ' + Path(log).read_text()[-3000:])
+
+
+def stop(proc):
+    try: os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError: return
+    try: proc.wait(timeout=20)
+    except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_flow_train_validate_promote_load_serve(s3, bucket, logs, tmp_path):
+    "The issue's flow: train (S3) → models list → validate → promote → load @production → mlflow models serve."
+    env = s3_env(s3, bucket, tmp_path)
+    out = ok(rca(tmp_path, 'train', '--logs', logs, *GOOD, env=env))
+    assert 'registered lstm_model version 1' in out
+    folder = f'openstack/openstack-rca-system-staging_0001/models/lstm_model_v1/'
+    assert f'model files: s3://{bucket}/{folder[:-1]}' in out
+    all_keys = keys(s3, bucket)
+    model_files = [k for k in all_keys if k.endswith('model.keras')]
+    assert model_files == [folder + 'data/model.keras'], model_files          # exactly one copy of the model bytes
+    assert folder + 'MLmodel' in all_keys and folder + '_manifest.json' in all_keys
+    run_folders = {k.split('/')[1] for k in all_keys if k.split('/')[1].count('_') == 2}
+    assert len(run_folders) == 1 and any(k.endswith('/plots/training_curve.png') for k in all_keys)
+    manifest = json.loads(client(s3).get_object(Bucket=bucket, Key=folder + '_manifest.json')['Body'].read())
+    head = client(s3).head_object(Bucket=bucket, Key=folder + 'data/model.keras')
+    assert head['Metadata']['sha256'] == manifest['files']['data/model.keras']['sha256']
+
+    listing = json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))
+    assert [(r['version'], r['source']) for r in listing] == [(1, f's3://{bucket}/{folder[:-1]}')]
+    details = json.loads(ok(rca(tmp_path, 'models', 'details', '--version', 1, '--json', env=env)))
+    assert details['tags']['sha256'] == manifest['sha256'] and details['run_id'] and details['metrics']['epochs_run'] == 20
+
+    # the approval gate: an impossible threshold fails, says which, and promotes nothing
+    p = rca(tmp_path, 'models', 'validate', '--version', 1, '--min-f1', '1.01', env=env)
+    assert p.returncode == 2 and 'f1 ' in p.stderr and '< 1.01' in p.stderr and 'not promoted' in p.stderr, p.stderr
+    assert 'Traceback' not in p.stderr
+    assert json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))[0]['aliases'] == ''
+    out = ok(rca(tmp_path, 'models', 'validate', '--version', 1, env=env))
+    assert 'passed validation' in out and 'promoted to @production' in out
+    tags = json.loads(ok(rca(tmp_path, 'models', 'details', '--version', 1, '--json', env=env)))['tags']
+    assert tags['validation.status'] == 'passed' and float(tags['validation.f1']) >= 0.8 and tags['stage'] == 'production'
+
+    # a second version, promoted through staging: the old production version is archived
+    ok(rca(tmp_path, 'train', '--logs', logs, *TINY, env=env))
+    ok(rca(tmp_path, 'models', 'promote', '--version', 2, '--to', 'staging', env=env))
+    out = ok(rca(tmp_path, 'models', 'promote', '--version', 2, '--to', 'production', env=env))
+    assert 'v2 is now @production (was v1); v1 archived' in out
+    rows = {r['version']: r for r in json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))}
+    assert (rows[2]['aliases'], rows[1]['stage']) == ('@production', 'archived')
+    out = ok(rca(tmp_path, 'models', 'compare', '--versions', 1, 2, env=env))
+    assert 'final_loss' in out and 'drift above 5% against v1' in out
+    ok(rca(tmp_path, 'models', 'promote', '--version', 1, '--to', 'production', env=env))      # roll back for serving below
+
+    # analyze-ready load by @production, with provenance
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--ref', '@production', '--json', env=env)))
+    assert (prov['version'], prov['via'], prov['sha256']) == (1, 'registry', manifest['sha256'])
+
+    # experiments cleanup keeps the run behind the aliased version
+    out = ok(rca(tmp_path, 'experiments', 'cleanup', '--keep', 1, '--dry-run', env=env))
+    assert 'keep run' in out and 'produced an aliased model version' in out
+
+    # plain MLflow serves the production version from S3
+    port = free_port()
+    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e.update(env, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}", PATH=f"{BIN}{os.pathsep}{e.get('PATH', '')}")  # uvicorn
+    log = tmp_path / 'serve.log'
+    proc = subprocess.Popen([str(BIN / 'mlflow'), 'models', 'serve', '-m', 'models:/lstm_model@production', '--env-manager', 'local',
+                             '-h', '127.0.0.1', '-p', str(port)], cwd=tmp_path, env=e, stdout=open(log, 'w'), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_http(f'http://127.0.0.1:{port}/ping', proc, log)
+        vocab = json.loads((Path(prov['path']) / 'extra_files' / 'vocabulary.json').read_text())
+        req = urllib.request.Request(f'http://127.0.0.1:{port}/invocations', data=json.dumps({'inputs': [[2] * 10, [3] * 10]}).encode(),
+                                     headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=60) as r: preds = json.loads(r.read())['predictions']
+        assert len(preds) == 2 and abs(sum(preds[0]) - 1) < 1e-3                  # next-template probabilities per window
+        assert len(preds[0]) == len(vocab['template_ids']) + 2                     # index 0: padding, 1: unseen template
+    finally:
+        stop(proc)
+
+
+def test_train_with_s3_down_keeps_the_model_and_publish_works_later(s3, bucket, logs, tmp_path):
+    env = s3_env(s3, bucket, tmp_path, MLFLOW_S3_ENDPOINT_URL=f'http://127.0.0.1:{free_port()}')      # nothing listens there
+    p = rca(tmp_path, 'train', '--logs', logs, *TINY, env=env)
+    assert p.returncode == 2 and 'unreachable' in p.stderr and 'models publish --path models/lstm_model_v1' in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').is_file()
+    assert json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env))) == []      # nothing was registered
+    env = s3_env(s3, bucket, tmp_path)
+    out = ok(rca(tmp_path, 'models', 'publish', '--path', 'models/lstm_model_v1', env=env))
+    assert 'published lstm_model version 1' in out
+    assert any(k.endswith('_0001/models/lstm_model_v1/_manifest.json') for k in keys(s3, bucket))
+
+
+def test_s3_stopped_during_publish(s3, bucket, saved_model, tmp_path, monkeypatch):
+    "The endpoint stops after the first model file: no visible version (registry or S3 scan), one clear error, a later retry works."
+    from openstack_rca.logs import RCAError
+    from openstack_rca.registry import publish_version, list_versions
+    from openstack_rca.storage import S3Store
+    for k, v in s3_env(s3, bucket, tmp_path, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}").items(): monkeypatch.setenv(k, v)
+    store = S3Store()
+    puts = []
+    def stop_on_second_file(**kw):
+        puts.append(kw.get('params', {}).get('Key') if isinstance(kw.get('params'), dict) else None)
+        if len(puts) == 3: s3['server'].stop()       # 1: the lock, 2: the first file, 3: S3 is gone
+    store.client.meta.events.register('before-call.s3.PutObject', stop_on_second_file)
+    try:
+        with pytest.raises(RCAError, match='unreachable'):
+            publish_version(saved_model, store=store)
+    finally:
+        if len(puts) >= 3: s3['server'].start()
+    store.client.meta.events.unregister('before-call.s3.PutObject', stop_on_second_file)
+    assert len(puts) == 3
+    assert list_versions('lstm_model').empty                                    # not in the registry
+    assert S3Store().latest_version('lstm_model') is None                       # not to an S3 scan either
+    assert any('_0001/models/lstm_model_v1/' in k for k in keys(s3, bucket))    # the partial upload is there ...
+    mv = publish_version(saved_model, store=S3Store())                          # ... and the retry replaces it
+    assert int(mv.version) == 1
+    n, folder, manifest = S3Store().latest_version('lstm_model')
+    assert n == 1 and sorted(manifest['files']) == sorted(p.relative_to(saved_model).as_posix() for p in saved_model.rglob('*') if p.is_file())
+    assert not any('_locks/' in k for k in keys(s3, bucket))                    # the abandoned lock was broken and released
+
+
+def test_two_concurrent_publishes(s3, bucket, saved_model, tmp_path):
+    env = s3_env(s3, bucket, tmp_path)
+    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e.update(env)
+    # create the store first so both processes find it (the embedded store is created by the first writer)
+    subprocess.run([sys.executable, '-c', 'import mlflow; mlflow.MlflowClient("sqlite:///mlflow.db").search_experiments()'], cwd=tmp_path, env=e, check=True)
+    procs = [subprocess.Popen([str(BIN / 'openstack-rca'), 'models', 'publish', '--path', str(saved_model)], cwd=tmp_path, env=e,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    versions = sorted(int(o.split('version ')[1].split(':')[0]) for o, _ in outs)
+    assert versions == [1, 2]
+    listing = json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))
+    for r in listing:                                                            # each version in its own folder, numbers agree
+        assert r['source'].endswith(f"_{r['version']:04d}/models/lstm_model_v{r['version']}")
+    manifests = [k for k in keys(s3, bucket) if k.endswith('_manifest.json')]
+    assert len(manifests) == 2
+
+
+def test_corruption_and_tracking_down(s3, bucket, saved_model, tmp_path):
+    env = s3_env(s3, bucket, tmp_path)
+    for _ in range(2): ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))
+    # the tracking server is down: the S3 scan finds the latest complete version
+    down = dict(env, MLFLOW_TRACKING_URI=f'http://127.0.0.1:{free_port()}')
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', env=down)))
+    assert (prov['version'], prov['via']) == (2, 's3-scan') and 'unreachable' in prov['notes'][0]
+    # v2's weights are corrupted in S3; a fresh cache: latest falls back to v1 and says why
+    key = next(k for k in keys(s3, bucket) if k.endswith('_0002/models/lstm_model_v2/data/model.keras'))
+    client(s3).put_object(Bucket=bucket, Key=key, Body=b'not a keras file')
+    fresh = dict(env, OPENSTACK_RCA_CACHE=str(tmp_path / 'cache2'))
+    p = rca(tmp_path, 'models', 'load', env=fresh)
+    assert p.returncode == 0 and 'lstm_model v1 via s3-scan' in p.stdout and 'v2 skipped: sha256 mismatch' in p.stdout, p.stdout + p.stderr
+    p = rca(tmp_path, 'models', 'load', '--ref', '2', env=fresh)
+    assert p.returncode == 2 and 'sha256 mismatch' in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    # the first cache verified v2 before the corruption: it still loads, without downloading
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--ref', '2', '--json', env=env)))
+    assert (prov['version'], prov['cache_hit']) == (2, True)
+
+
+def test_cleanup_never_deletes_an_aliased_version(s3, bucket, saved_model, tmp_path):
+    env = s3_env(s3, bucket, tmp_path)
+    for _ in range(4): ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))
+    ok(rca(tmp_path, 'models', 'promote', '--version', 1, '--to', 'production', env=env))
+    ok(rca(tmp_path, 'models', 'promote', '--version', 2, '--to', 'staging', env=env))
+    before = keys(s3, bucket)
+    out = ok(rca(tmp_path, 'models', 'cleanup', '--keep', 1, '--dry-run', env=env))
+    assert out.splitlines() == ['would delete v3 (s3://%s/openstack/openstack-rca-system-staging_0003/models/lstm_model_v3)' % bucket,
+                                'keep v2: holds @staging', 'keep v1: holds @production']
+    assert keys(s3, bucket) == before and len(json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))) == 4
+    ok(rca(tmp_path, 'models', 'cleanup', '--keep', 1, env=env))
+    assert [r['version'] for r in json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))] == [4, 2, 1]
+    tops = {k.split('/')[1] for k in keys(s3, bucket)}
+    assert 'openstack-rca-system-staging_0003' not in tops and {'openstack-rca-system-staging_0001', 'openstack-rca-system-staging_0004'} <= tops
+    export = tmp_path / 'registry.json'
+    ok(rca(tmp_path, 'models', 'export', '--out', export, env=env))
+    assert json.loads(export.read_text())['models'][0]['aliases'] == {'production': 1, 'staging': 2}
+    p = rca(tmp_path, 'models', 'archive', '--version', 1, env=env)
+    assert p.returncode == 2 and 'promote another version to production first' in p.stderr
+
+
+def test_multipart_upload_is_verified(s3, bucket, saved_model, tmp_path):
+    big = tmp_path / 'big_model'
+    shutil.copytree(saved_model, big)
+    (big / 'extra_files' / 'padding.bin').write_bytes(os.urandom(12 * 1024 * 1024))
+    env = s3_env(s3, bucket, tmp_path)
+    ok(rca(tmp_path, 'models', 'publish', '--path', big, '--multipart-threshold', '5MB', '--multipart-chunksize', '5MB', env=env))
+    key = next(k for k in keys(s3, bucket) if k.endswith('padding.bin'))
+    head = client(s3).head_object(Bucket=bucket, Key=key)
+    assert head['ETag'].strip('"').endswith('-3') and len(head['Metadata']['sha256']) == 64     # 3 parts of 5 MB, sha256 kept
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--ref', 1, '--json', env=env)))
+    assert (Path(prov['path']) / 'extra_files' / 'padding.bin').stat().st_size == 12 * 1024 * 1024
+
+
+def test_s3_errors_are_one_line(s3, saved_model, tmp_path):
+    env = s3_env(s3, 'no-such-bucket', tmp_path)
+    p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env)
+    assert p.returncode == 2 and 'bucket does not exist' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=dict(env, MLFLOW_ARTIFACT_ROOT='/tmp/not-s3'))
+    assert p.returncode == 2 and 's3://bucket/prefix' in p.stderr
+    p = rca(tmp_path, 'models', 'load', env=env)
+    assert p.returncode == 2 and 'no model lstm_model latest found' in p.stderr and 'openstack-rca train' in p.stderr
+
+
+@pytest.fixture
+def mlflow_server_s3(s3, tmp_path):
+    "`mlflow server` with --artifacts-destination in S3 (the server proxies run artifacts; clients need no S3 access for those)."
+    bucket = 'rca-server-artifacts'
+    client(s3).create_bucket(Bucket=bucket)
+    port = free_port()
+    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e.update(s3_env(s3, bucket, tmp_path))
+    log = tmp_path / 'server.log'
+    proc = subprocess.Popen([str(BIN / 'mlflow'), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
+                             '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}", '--artifacts-destination', f's3://{bucket}/mlflow'],
+                            env=e, stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f'http://127.0.0.1:{port}/health', proc, log)
+        yield f'http://127.0.0.1:{port}', bucket
+    finally:
+        stop(proc)
+
+
+def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_server_s3):
+    url, bucket = mlflow_server_s3
+    env = s3_env(s3, bucket, tmp_path / 'client', MLFLOW_TRACKING_URI=url, MLFLOW_ARTIFACT_ROOT=f's3://{bucket}/models')
+    (tmp_path / 'client').mkdir()
+    out = ok(rca(tmp_path / 'client', 'train', '--logs', logs, *TINY, '--experiment', 'server-s3', env=env))
+    assert 'registered lstm_model version 1' in out and not (tmp_path / 'client' / 'mlflow.db').exists()
+    all_keys = keys(s3, bucket)
+    assert any(k.startswith('mlflow/') and k.endswith('plots/training_curve.png') for k in all_keys)       # proxied by the server
+    assert f'models/server-s3_0001/models/lstm_model_v1/_manifest.json' in all_keys                         # published by the client
+    assert sum(k.endswith('model.keras') for k in all_keys) == 1
+    with urllib.request.urlopen(f'{url}/api/2.0/mlflow/model-versions/get?name=lstm_model&version=1', timeout=10) as r:
+        mv = json.loads(r.read())['model_version']
+    assert mv['source'] == f's3://{bucket}/models/server-s3_0001/models/lstm_model_v1' and mv['run_id']
+    ok(rca(tmp_path / 'client', 'models', 'promote', '--version', 1, '--to', 'production', env=env))
+    prov = json.loads(ok(rca(tmp_path / 'client', 'models', 'load', '--ref', 'production', '--json', env=env)))
+    assert (prov['version'], prov['via']) == (1, 'registry')
