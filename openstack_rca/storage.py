@@ -11,9 +11,9 @@ from .logs import RCAError
 # %% auto #0
 __all__ = ['MB', 'MANIFEST', 'experiment_slug', 'version_prefix', 'run_prefix', 'version_of', 'sha256_file', 'manifest_digest',
            'folder_manifest', 'verify_folder', 'artifact_root', 'split_s3_uri', 'parse_size', 'S3Error',
-           'IntegrityError', 's3_errors', 'S3Store', 'folders', 'keys', 'exists', 'get_json', 'put_json',
-           'delete_prefix', 'upload_folder', 'check_uploaded', 'download_folder', 'lock', 'version_folders',
-           'version_manifest', 'latest_version', 'publish_folder', 'unpublish']
+           'IntegrityError', 's3_errors', 'S3Store', 'folders', 'keys', 'get_json', 'put_json', 'delete_prefix',
+           'upload_folder', 'check_uploaded', 'download_folder', 'lock', 'version_folders', 'version_manifest',
+           'latest_version', 'publish_folder', 'unpublish']
 
 # %% ../nbs/06_storage.ipynb #f6c58a9d
 MB = 1024 * 1024
@@ -163,7 +163,7 @@ class S3Store:
                 raise
         return self
 
-# %% ../nbs/06_storage.ipynb #06038316
+# %% ../nbs/06_storage.ipynb #eb2a6958
 def _list(self, rel_prefix: str, delimiter: str | None = None):
     "Yield (kind, relative name, object) for keys ('key') or, with a delimiter, sub-folders ('prefix') under `rel_prefix`."
     base = self.key(rel_prefix)
@@ -181,16 +181,6 @@ def folders(self, rel_prefix: str = '') -> list[str]:
 def keys(self, rel_prefix: str) -> list[tuple[str, int]]:
     "(relative key, size) of every object under `rel_prefix`."
     return [(name, o['Size']) for kind, name, o in self._list(rel_prefix) if kind == 'key']
-
-def exists(self, rel: str) -> bool:
-    from botocore.exceptions import ClientError
-    try:
-        with s3_errors(f'reading {self.uri(rel)}'):
-            try: self.client.head_object(Bucket=self.bucket, Key=self.key(rel)); return True
-            except ClientError as e:
-                if e.response['Error']['Code'] in ('404', 'NoSuchKey', 'NotFound'): return False
-                raise
-    except S3Error: raise
 
 def get_json(self, rel: str):
     "A JSON object's content, or None when it does not exist."
@@ -222,7 +212,7 @@ def delete_prefix(self, rel_prefix: str) -> int:
             self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': [{'Key': self.key(k)} for k in names[i:i + 1000]], 'Quiet': True})
     return len(names)
 
-S3Store._list, S3Store.folders, S3Store.keys, S3Store.exists = _list, folders, keys, exists
+S3Store._list, S3Store.folders, S3Store.keys = _list, folders, keys
 S3Store.get_json, S3Store.put_json, S3Store.delete_prefix = get_json, put_json, delete_prefix
 
 # %% ../nbs/06_storage.ipynb #e9aa2cd9

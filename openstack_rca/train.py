@@ -86,7 +86,7 @@ def _next_local_dir(models_dir, name: str) -> Path:
     taken = [int(p.name.rsplit('_v', 1)[1]) for p in models_dir.glob(f'{name}_v*') if p.name.rsplit('_v', 1)[1].isdigit()]
     return models_dir / f'{name}_v{max(taken, default=0) + 1}'
 
-# %% ../nbs/08_train.ipynb #ccabf39a
+# %% ../nbs/08_train.ipynb #21423e49
 def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str | None = None,
           register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool = False, models_dir='models', by: str = 'auto',
           verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
@@ -96,8 +96,11 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     uri, warnings = tracking_uri(), []
     tracking = tracking_enabled(no_mlflow)
     if tracking and not reachable(uri):
-        warnings.append(f'MLflow tracking server {uri} is unreachable: training without tracking, the model goes to {models_dir}/')
+        warnings.append(f'MLflow tracking server {uri} is unreachable: training without tracking, the model goes to {models_dir}/'
+                        + (f' (publish it to {root} later with openstack-rca models publish)' if root else ''))
         tracking = False
+    elif not tracking and root:
+        warnings.append(f'tracking is off: nothing is published to {root}, the model goes to {models_dir}/')
     records, report = read_logs(logs, progress=bool(verbose))
     experiment = experiment_name(experiment)
     name = run_name(experiment)

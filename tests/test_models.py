@@ -296,17 +296,20 @@ def test_s3_errors_are_one_line(s3, saved_model, tmp_path):
     assert p.returncode == 2 and 'no model lstm_model latest found' in p.stderr and 'openstack-rca train' in p.stderr
 
 
-@pytest.fixture
-def mlflow_server_s3(s3, tmp_path):
-    "`mlflow server` with --artifacts-destination in S3 (the server proxies run artifacts; clients need no S3 access for those)."
-    bucket = 'rca-server-artifacts'
+@pytest.fixture(params=['proxied', 'direct'])
+def mlflow_server_s3(s3, tmp_path, request):
+    """`mlflow server` over S3: 'proxied' (--artifacts-destination: the server writes run artifacts) or 'direct'
+    (--no-serve-artifacts --default-artifact-root: clients write to S3 themselves)."""
+    bucket = f'rca-server-{request.param}'
     client(s3).create_bucket(Bucket=bucket)
+    mode = (['--artifacts-destination', f's3://{bucket}/mlflow'] if request.param == 'proxied'
+            else ['--no-serve-artifacts', '--default-artifact-root', f's3://{bucket}/mlflow'])
     port = free_port()
     e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
     e.update(s3_env(s3, bucket, tmp_path))
     log = tmp_path / 'server.log'
     proc = subprocess.Popen([str(BIN / 'mlflow'), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
-                             '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}", '--artifacts-destination', f's3://{bucket}/mlflow'],
+                             '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}", *mode],
                             env=e, stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_http(f'http://127.0.0.1:{port}/health', proc, log)
@@ -322,7 +325,7 @@ def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_
     out = ok(rca(tmp_path / 'client', 'train', '--logs', logs, *TINY, '--experiment', 'server-s3', env=env))
     assert 'registered lstm_model version 1' in out and not (tmp_path / 'client' / 'mlflow.db').exists()
     all_keys = keys(s3, bucket)
-    assert any(k.startswith('mlflow/') and k.endswith('plots/training_curve.png') for k in all_keys)       # proxied by the server
+    assert any(k.startswith('mlflow/') and k.endswith('plots/training_curve.png') for k in all_keys)       # the run's artifacts
     assert f'models/server-s3_0001/models/lstm_model_v1/_manifest.json' in all_keys                         # published by the client
     assert sum(k.endswith('model.keras') for k in all_keys) == 1
     with urllib.request.urlopen(f'{url}/api/2.0/mlflow/model-versions/get?name=lstm_model&version=1', timeout=10) as r:
