@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 .PHONY: help demo test check-nbdev readme nbtest pytest bench figures clean
 
 help:
-	@echo "make demo   - create .venv, install, simulate an incident, parse it, print a summary"
+	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3 (bench/results/parse_bench.json), figures into the docs notebook"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
@@ -33,6 +33,8 @@ demo: $(VENV)/.installed
 	$(BIN)/openstack-rca simulate --out demo_out/incident --seed 7 --minutes 30
 	$(BIN)/openstack-rca parse demo_out/incident --out demo_out/records.parquet --templates demo_out/templates.json --quiet
 	cd demo_out && ../$(BIN)/openstack-rca train --logs train --eval incident --quiet
+	cd demo_out && ../$(BIN)/openstack-rca models validate --version 1
+	cd demo_out && ../$(BIN)/openstack-rca models list
 	@echo "MLflow UI: cd demo_out && ../$(BIN)/mlflow ui   (then open http://127.0.0.1:5000)"
 
 # nbdev_clean and nbdev_export must leave the tree as committed: notebooks are the source of the package.
