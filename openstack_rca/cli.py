@@ -14,13 +14,13 @@ from .simulate import simulate, CATEGORIES
 
 # %% auto #0
 __all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'cmd_models',
-           'cmd_experiments', 'build_parser', 'main']
+           'cmd_experiments', 'cmd_analyze', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #a96e51f0
+# %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
     if a.no_fault and a.fault: raise RCAError('use either --fault or --no-fault, not both')
     faults = [] if a.no_fault else (a.fault or None)
-    labels = simulate(a.out, seed=a.seed, minutes=a.minutes, faults=faults, loghub=a.loghub, force=a.force)
+    labels = simulate(a.out, seed=a.seed, minutes=a.minutes, faults=faults, loghub=a.loghub, force=a.force, distractors=a.distractors)
     print(f"wrote {labels['records']} records in {len(labels['files'])} file(s) to {a.out} (seed {a.seed}, {a.minutes:g} min)")
     for inc in labels['incidents']:
         r = inc['root_cause'][0]
@@ -280,7 +280,54 @@ def _models_parser(sub):
     s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
     p.set_defaults(func=cmd_experiments)
 
-# %% ../nbs/90_cli.ipynb #f072cdcf
+# %% ../nbs/90_cli.ipynb #04f7db57
+def _analysis_model(a):
+    "The scorer for full mode, by --model or the default chain, or a clear error."
+    _quiet_libraries(True)
+    from openstack_rca.registry import load_model
+    refs = [a.model] if a.model else ['@production', 'latest']
+    problems = []
+    for ref in refs:
+        try: return load_model(a.model_name, ref, models_dir=a.models_dir)
+        except RCAError as e: problems.append(str(e))
+    raise RCAError(f"no model for full mode ({problems[-1][:300]}): run with --fast, or train one with openstack-rca train")
+
+def cmd_analyze(a) -> int:
+    from openstack_rca.rca import analyze
+    if a.top < 1: raise RCAError('--top must be at least 1')
+    scorer = None if a.fast else _analysis_model(a)
+    since, until = (pd.Timestamp(x) if x else None for x in (a.since, a.until))
+    report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until)
+    text = json.dumps(report.to_dict(), indent=1, default=str) if a.format == 'json' else report.to_text()
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text + '\n')
+        print(f"wrote the {a.format} report to {a.out}: category {report.category}, {len(report.root_causes)} root cause(s)")
+    else: print(text)
+    return 0
+
+def _timestamp(s: str) -> str:
+    try: pd.Timestamp(s); return s
+    except (ValueError, TypeError): raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")') from None
+
+def _analyze_parser(sub):
+    s = sub.add_parser('analyze', help='rank the log lines that explain an issue: root causes, category, timeline, recommendations',
+                       description='Find the root cause of an incident described by --issue in OpenStack logs. Every finding cites a '
+                                   'file:line. --fast uses statistics only (no model, no TensorFlow); the full mode adds the LSTM.')
+    s.add_argument('--logs', required=True, nargs='+', metavar='PATH', help='log files or folders')
+    s.add_argument('--issue', required=True, help='what users see, in words: "instances go to ERROR and cannot get IPs"')
+    s.add_argument('--fast', action='store_true', help='no model: template rarity, severity, chains and relevance only')
+    s.add_argument('--model', metavar='REF', help='model version: latest | N | @alias | staging | production (default @production, else latest)')
+    s.add_argument('--model-name', default='lstm_model', help='registered model name (default lstm_model)')
+    s.add_argument('--models-dir', default='models', help='local models folder, the last fallback (default models/)')
+    s.add_argument('--format', default='text', choices=['text', 'json'], help='report format (default text)')
+    s.add_argument('--out', metavar='FILE', help='write the report to FILE instead of standard output')
+    s.add_argument('--since', type=_timestamp, metavar='TS', help='only records at or after this time')
+    s.add_argument('--until', type=_timestamp, metavar='TS', help='only records at or before this time')
+    s.add_argument('--top', type=int, default=5, help='root causes to report (default 5)')
+    s.set_defaults(func=cmd_analyze)
+
+# %% ../nbs/90_cli.ipynb #f7e1006d
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -296,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"fault category to inject, repeatable (default: one chosen by the seed): {', '.join(CATEGORIES)}")
     s.add_argument('--no-fault', action='store_true', help='a clean run: no fault at all')
     s.add_argument('--loghub', action='store_true', help="write one combined file in Loghub's format instead of one per service")
+    s.add_argument('--distractors', type=int, default=0, metavar='N', help='add N one-off errors unrelated to the incident (default 0)')
     s.add_argument('--force', action='store_true', help='overwrite a folder written by an earlier simulate')
     s.set_defaults(func=cmd_simulate)
 
@@ -345,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0, help='graphlog: seed of the split and the model (default 0)')
     s.set_defaults(func=cmd_bench)
     _models_parser(sub)
+    _analyze_parser(sub)
     return p
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 from .logs import RCAError, instance_of
 
 # %% auto #0
-__all__ = ['SERVICES', 'CATEGORIES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'START', 'LABELS', 'COMBINED', 'Event', 'Ids',
-           'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach', 'background', 'Fault', 'simulate',
-           'plot_incident']
+__all__ = ['SERVICES', 'CATEGORIES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'DISTRACTORS', 'RELATED_BY_OP', 'START', 'LABELS',
+           'COMBINED', 'Event', 'Ids', 'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach',
+           'background', 'Fault', 'simulate', 'plot_incident']
 
 # %% ../nbs/02_simulate.ipynb #d0f2bd5e
 SERVICES = {  # service -> (log file, component that logs its HTTP requests)
@@ -436,6 +436,32 @@ FAULTS = [
             _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume volume-{vol}.'))]),
 ]
 
+# %% ../nbs/02_simulate.ipynb #61d88d1c
+DISTRACTORS = [
+    ('network', 'neutron-server', 'ERROR', 'neutron.agent.dhcp.agent', '{no_ctx}Unable to reload_allocations dhcp for {uuid}: network not found'),
+    ('database', 'cinder-volume', 'ERROR', 'oslo_db.sqlalchemy.engines', '{no_ctx}Database server has gone away: (pymysql.err.OperationalError) (2006, "MySQL server has gone away")'),
+    ('messaging', 'nova-compute', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Failed to consume message from queue: Socket closed'),
+    ('authentication', 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made requires authentication. from 10.0.0.99'),
+    ('hypervisor', 'nova-compute', 'ERROR', 'nova.virt.libvirt.driver', '{no_ctx}Error from libvirt while getting description of instance-00000{n}: [Error Code 42] Domain not found: no domain with matching uuid \'{uuid}\''),
+    ('image', 'glance-api', 'ERROR', 'glance.api.v2.image_data', 'Failed to upload image data for image {uuid}: checksum mismatch'),
+    ('storage', 'cinder-volume', 'ERROR', 'cinder.volume.drivers.lvm', '{no_ctx}Error reported running lvdisplay: Volume group "cinder-volumes-2" not found'),
+    ('resource_shortage', 'nova-scheduler', 'WARNING', 'nova.scheduler.filters.ram_filter', '{no_ctx}Host compute-{h} does not have 8192 MB usable ram, it only has 1024.0 MB usable ram.'),
+]
+
+RELATED_BY_OP = {'snapshot': ('image',), 'attach': ('storage',)}   # a snapshot incident's image errors are not unrelated
+
+def _distract(cloud: Cloud, minutes: float, n: int, exclude: set, seed: int):
+    "Add `n` one-off errors of categories not in `exclude`, from a random stream of their own."
+    rng = random.Random(f'distract-{seed}')
+    pool = [d for d in DISTRACTORS if d[0] not in exclude] or DISTRACTORS
+    for _ in range(n):
+        cat, service, level, comp, msg = rng.choice(pool)
+        uuid = '-'.join(''.join(rng.choice('0123456789abcdef') for _ in range(k)) for k in (8, 4, 4, 4, 12))
+        ctx = None if msg.startswith('{no_ctx}') else ('req-' + '-'.join(''.join(rng.choice('0123456789abcdef') for _ in range(k)) for k in (8, 4, 4, 4, 12)),
+                                                       cloud.users[0][0], cloud.users[0][1])
+        text = msg.removeprefix('{no_ctx}').format(uuid=uuid, n=rng.randint(100, 999), h=rng.randint(1, 4))
+        cloud.log(rng.uniform(0.1, 0.9) * minutes * 60, service, level, comp, text, ctx, f'distractor:{cat}')
+
 # %% ../nbs/02_simulate.ipynb #89a43d36
 START = dt.datetime(2026, 1, 15, 9, 0, 0)
 LABELS = 'labels.json'
@@ -478,7 +504,7 @@ def _line(e: Event, start: dt.datetime, pid: int) -> str:
 
 # %% ../nbs/02_simulate.ipynb #ac35b4ed
 def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[str] | None = None, loghub: bool = False,
-             start: dt.datetime = START, force: bool = False) -> dict:
+             start: dt.datetime = START, force: bool = False, distractors: int = 0) -> dict:
     "Write a simulated incident to `out` (one log per service, or one Loghub-format file) and return its labels."
     if minutes < 5: raise RCAError('--minutes must be at least 5')
     unknown = [c for c in (faults or []) if c not in CATEGORIES]
@@ -496,6 +522,8 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
     chosen = [cloud.rng.choice([f for f in FAULTS if f.category == c]) for c in cats]
     chosen = [Fault(**{k: getattr(f, k) for k in ('category', 'name', 'op', 'stage', 'issue', 'chain')}) for f in chosen]
     _schedule(cloud, minutes, chosen)
+    if distractors < 0: raise RCAError('--distractors must be 0 or more')
+    if distractors: _distract(cloud, minutes, distractors, {c for f in chosen for c in (f.category, *RELATED_BY_OP.get(f.op, ()))}, seed)
     order = sorted(range(len(cloud.events)), key=lambda i: (cloud.events[i].t, i))
     where: dict[int, tuple[str, int]] = {}
     streams: dict[str, list[str]] = {}
@@ -525,6 +553,9 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
     labels = {'generator': 'openstack-rca simulate', 'seed': seed, 'minutes': minutes, 'start': start.isoformat(sep=' '),
               'format': 'loghub' if loghub else 'per-service', 'files': sorted(streams),
               'records': len(cloud.events), 'incidents': incidents}
+    if distractors:
+        labels['distractors'] = [{'file': where[i][0], 'line': where[i][1], 'service': e.service, 'category': e.tag.split(':', 1)[1],
+                                  'message': e.message} for i in order for e in [cloud.events[i]] if (e.tag or '').startswith('distractor:')]
     (out / LABELS).write_text(json.dumps(labels, indent=1) + '\n', encoding='utf-8')
     return labels
 

@@ -9,15 +9,16 @@ from pathlib import Path
 from .logs import RCAError
 
 # %% auto #0
-__all__ = ['MB', 'MANIFEST', 'experiment_slug', 'version_prefix', 'run_prefix', 'version_of', 'sha256_file', 'manifest_digest',
-           'folder_manifest', 'verify_folder', 'artifact_root', 'split_s3_uri', 'parse_size', 'S3Error',
-           'IntegrityError', 's3_errors', 'S3Store', 'folders', 'keys', 'get_json', 'put_json', 'delete_prefix',
-           'upload_folder', 'check_uploaded', 'download_folder', 'lock', 'version_folders', 'version_manifest',
-           'latest_version', 'publish_folder', 'unpublish']
+__all__ = ['MB', 'MANIFEST', 'VOLATILE', 'experiment_slug', 'version_prefix', 'run_prefix', 'version_of', 'sha256_file',
+           'manifest_digest', 'folder_manifest', 'verify_folder', 'artifact_root', 'split_s3_uri', 'parse_size',
+           'S3Error', 'IntegrityError', 's3_errors', 'S3Store', 'folders', 'keys', 'get_json', 'put_json',
+           'delete_prefix', 'upload_folder', 'check_uploaded', 'download_folder', 'lock', 'version_folders',
+           'version_manifest', 'latest_version', 'publish_folder', 'unpublish']
 
-# %% ../nbs/06_storage.ipynb #f6c58a9d
+# %% ../nbs/06_storage.ipynb #c6eb5bf7
 MB = 1024 * 1024
 MANIFEST = '_manifest.json'
+VOLATILE = {MANIFEST, 'registered_model_meta'}      # MLflow rewrites registered_model_meta on every download of a version
 
 def experiment_slug(experiment: str) -> str:
     "Lower case, runs of anything but letters and digits as one '-': `openstack_rca_system_staging` → `openstack-rca-system-staging`."
@@ -40,7 +41,7 @@ def version_of(prefix: str) -> int | None:
     m = _VERSION_DIR.match(prefix)
     return int(m['n']) if m else None
 
-# %% ../nbs/06_storage.ipynb #57cead3b
+# %% ../nbs/06_storage.ipynb #2e6ffd8b
 def sha256_file(path, chunk: int = MB) -> str:
     "sha256 of a file's bytes, read in chunks."
     h = hashlib.sha256()
@@ -53,11 +54,11 @@ def manifest_digest(files: dict) -> str:
     return hashlib.sha256(''.join(f'{p} {files[p]["sha256"]}\n' for p in sorted(files)).encode()).hexdigest()
 
 def folder_manifest(folder) -> dict:
-    "`{'files': {relative path: {'sha256', 'size'}}, 'sha256': digest}` of every file under `folder` (the manifest itself excepted)."
+    "`{'files': {relative path: {'sha256', 'size'}}, 'sha256': digest}` of every file under `folder` (but the manifest and MLflow's registered_model_meta)."
     folder = Path(folder)
     if not folder.is_dir(): raise RCAError(f'{folder} is not a folder')
     files = {p.relative_to(folder).as_posix(): {'sha256': sha256_file(p), 'size': p.stat().st_size}
-             for p in sorted(folder.rglob('*')) if p.is_file() and p.name != MANIFEST}
+             for p in sorted(folder.rglob('*')) if p.is_file() and p.name not in VOLATILE}
     if not files: raise RCAError(f'{folder} holds no files')
     return {'files': files, 'sha256': manifest_digest(files)}
 

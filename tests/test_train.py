@@ -38,6 +38,11 @@ def test_embedded_store_by_default(cli, logs, tmp_path):
     params = dict(db.execute('select key, value from params').fetchall())
     assert params['model.epochs'] == '3' and len(params['data.fingerprint']) == 16
     assert db.execute("select version from model_versions where name = 'lstm_model'").fetchall() == [(1,)]
+    # the registered version loads back from the registry, its files matching the sha256 tag
+    p = run_in(cli, tmp_path, 'models', 'load', '--ref', '1', '--json', env={'OPENSTACK_RCA_CACHE': str(tmp_path / 'cache')})
+    assert p.returncode == 0, p.stderr
+    prov = json.loads(p.stdout)
+    assert (prov['via'], prov['version'], prov['notes']) == ('registry', 1, []) and prov['source'].startswith('models:/m-')
     # a second run in the same store registers version 2
     p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY)
     assert p.returncode == 0 and 'registered lstm_model version 2' in p.stdout
