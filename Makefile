@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 .PHONY: help demo test check-nbdev readme nbtest pytest bench figures clean
 
 help:
-	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model"
+	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3 (bench/results/parse_bench.json), figures into the docs notebook"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
@@ -35,6 +35,8 @@ demo: $(VENV)/.installed
 	cd demo_out && ../$(BIN)/openstack-rca train --logs train --eval incident --quiet
 	cd demo_out && ../$(BIN)/openstack-rca models validate --version 1
 	cd demo_out && ../$(BIN)/openstack-rca models list
+	cd demo_out && ../$(BIN)/openstack-rca analyze --logs incident --issue "$$(../$(BIN)/python -c 'import json; print(json.load(open("incident/labels.json"))["incidents"][0]["issue"])')" --format html --out report.html
+	cd demo_out && ../$(BIN)/openstack-rca analyze --logs incident --issue "$$(../$(BIN)/python -c 'import json; print(json.load(open("incident/labels.json"))["incidents"][0]["issue"])')"
 	@echo "MLflow UI: cd demo_out && ../$(BIN)/mlflow ui   (then open http://127.0.0.1:5000)"
 
 # nbdev_clean and nbdev_export must leave the tree as committed: notebooks are the source of the package.
@@ -65,7 +67,7 @@ bench: $(VENV)/.installed-dev
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
-	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/11_evaluate.ipynb
 	$(BIN)/nbdev_clean
 
 clean:

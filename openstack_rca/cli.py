@@ -14,7 +14,7 @@ from .simulate import simulate, CATEGORIES
 
 # %% auto #0
 __all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'cmd_models',
-           'cmd_experiments', 'cmd_analyze', 'build_parser', 'main']
+           'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
@@ -280,7 +280,7 @@ def _models_parser(sub):
     s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
     p.set_defaults(func=cmd_experiments)
 
-# %% ../nbs/90_cli.ipynb #04f7db57
+# %% ../nbs/90_cli.ipynb #53c81cd6
 def _analysis_model(a):
     "The scorer for full mode, by --model or the default chain, or a clear error."
     _quiet_libraries(True)
@@ -294,16 +294,33 @@ def _analysis_model(a):
 
 def cmd_analyze(a) -> int:
     from openstack_rca.rca import analyze
+    from openstack_rca.report import render
+    from openstack_rca.tracking import tracking_enabled
     if a.top < 1: raise RCAError('--top must be at least 1')
+    if a.format in ('markdown', 'html') and not a.out: raise RCAError(f'--format {a.format} embeds a plot: give --out FILE')
     scorer = None if a.fast else _analysis_model(a)
     since, until = (pd.Timestamp(x) if x else None for x in (a.since, a.until))
     report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until)
-    text = json.dumps(report.to_dict(), indent=1, default=str) if a.format == 'json' else report.to_text()
+    text = render(report, a.format)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(text + '\n')
         print(f"wrote the {a.format} report to {a.out}: category {report.category}, {len(report.root_causes)} root cause(s)")
-    else: print(text)
+    else: print(text, flush=True)
+    if tracking_enabled(a.no_mlflow):                  # after the answer: the operator does not wait for MLflow
+        from openstack_rca.report import log_inference
+        try: log_inference(report, a.experiment, a.logs, {f'report.{ {"text": "txt", "markdown": "md"}.get(a.format, a.format)}': text})
+        except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {e} (--no-mlflow turns tracking off)', file=sys.stderr)
+    return 0
+
+def cmd_evaluate(a) -> int:
+    from openstack_rca.evaluate import evaluate
+    scorer = None if a.fast else _analysis_model(a)
+    r = evaluate(a.scenarios, a.seed, scorer, a.data, progress=not a.quiet)
+    if a.json: print(json.dumps(r, indent=1, default=str)); return 0
+    df = pd.DataFrame(r['incidents'])
+    print(df.to_string(index=False))
+    print(json.dumps(r['summary'], indent=1))
     return 0
 
 def _timestamp(s: str) -> str:
@@ -320,12 +337,27 @@ def _analyze_parser(sub):
     s.add_argument('--model', metavar='REF', help='model version: latest | N | @alias | staging | production (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model', help='registered model name (default lstm_model)')
     s.add_argument('--models-dir', default='models', help='local models folder, the last fallback (default models/)')
-    s.add_argument('--format', default='text', choices=['text', 'json'], help='report format (default text)')
+    s.add_argument('--format', default='text', choices=['text', 'json', 'markdown', 'html'], help='report format (default text; markdown and html embed a timeline plot)')
     s.add_argument('--out', metavar='FILE', help='write the report to FILE instead of standard output')
     s.add_argument('--since', type=_timestamp, metavar='TS', help='only records at or after this time')
     s.add_argument('--until', type=_timestamp, metavar='TS', help='only records at or before this time')
     s.add_argument('--top', type=int, default=5, help='root causes to report (default 5)')
+    s.add_argument('--no-mlflow', action='store_true', help='do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
+    s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
     s.set_defaults(func=cmd_analyze)
+
+    s = sub.add_parser('evaluate', help='measure analyze on simulated incidents (or labelled folders): category accuracy, MRR, Hit@k',
+                       description='Simulate incidents over all categories, with distractor errors, analyze each with its issue text and '
+                                   'score the ranking against the labels: category accuracy, MRR and Hit@1/Hit@3 of the first true root cause.')
+    s.add_argument('--scenarios', type=int, default=16, help='simulated incidents, categories in turn (default 16)')
+    s.add_argument('--seed', type=int, default=1000, help='seed of the first scenario (default 1000)')
+    s.add_argument('--data', help='evaluate on folders holding labels.json instead of simulating')
+    s.add_argument('--fast', action='store_true', help='fast mode (no model)')
+    s.add_argument('--model', metavar='REF', help='full mode: model version (default @production, else latest)')
+    s.add_argument('--model-name', default='lstm_model'); s.add_argument('--models-dir', default='models')
+    s.add_argument('--json', action='store_true', help='print the result as JSON')
+    s.add_argument('--quiet', action='store_true', help='no progress bar')
+    s.set_defaults(func=cmd_evaluate)
 
 # %% ../nbs/90_cli.ipynb #f7e1006d
 def build_parser() -> argparse.ArgumentParser:

@@ -52,10 +52,14 @@ class Provenance:
 
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../nbs/07_registry.ipynb #d7ed74d2
+# %% ../nbs/07_registry.ipynb #a67416bc
 def model_cache(name: str) -> Path:
-    "The cache folder of model `name`."
-    return default_cache_dir() / "models" / name
+    "The cache folder of model `name` for the current store (the S3 artifact root, else the tracking URI): two stores' `lstm_model v1` are different models."
+    import hashlib
+    try: where = artifact_root() or tracking_uri()
+    except RCAError: where = tracking_uri()
+    store = hashlib.sha256(where.encode()).hexdigest()[:12]
+    return default_cache_dir() / 'models' / store / name
 
 def cached_version(name: str, version: int, sha256: str | None = None) -> Path | None:
     "An intact cached copy of `name` v`version` (with digest `sha256`, when given), or None."

@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""End-to-end speed and memory of `openstack-rca analyze` on a ~100k-line simulated incident, both modes.
+
+Targets (issue 5): full mode <= 15 s, fast mode <= 3 s end to end, peak memory <= 2 GB, on 2 cores.
+Each figure is one fresh `openstack-rca analyze ... --no-mlflow --format json` process (the wall time a user waits,
+interpreter start and imports included), best of --repeat runs, with an empty parse cache ("cold": the logs are parsed)
+and with the cache filled by an earlier run ("warm"). Peak memory is the process's max RSS. Inference tracking is off
+(--no-mlflow): it is logged after the report is printed, and costs about 1.5 s more on the embedded store.
+The full mode's model is trained once on an hour of clean simulated logs (--no-mlflow, saved under models/).
+
+The baseline printed beside each figure is the issue's target: a ratio below 1.0 meets it.
+Writes bench/results/analyze_bench.json.
+"""
+import argparse, datetime, json, os, platform, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGETS = {'fast': 3.0, 'full': 15.0}
+MEMORY_TARGET_MB = 2048
+
+
+# the console script's entry point, plus the process's own peak RSS on stderr's last line
+CHILD = ("import resource, sys\nfrom openstack_rca.cli import main\nrc = main(sys.argv[1:])\n"
+         "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(rc)")
+
+
+def run(args, cwd, env):
+    "Wall seconds and peak RSS (MB) of one fresh `openstack-rca ARGS` process."
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, '-c', CHILD, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0: sys.exit(f'openstack-rca {args[0]} failed: {p.stderr.strip()[-500:]}')
+    peak = int(p.stderr.strip().splitlines()[-1].split()[-1])
+    return wall, peak / 1024, p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--minutes', type=float, default=1200, help='simulated minutes (1200 gives ~100k lines)')
+    ap.add_argument('--repeat', type=int, default=3)
+    ap.add_argument('--out', default=str(ROOT / 'bench' / 'results' / 'analyze_bench.json'))
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix='analyze-bench-'))
+    env = {k: v for k, v in os.environ.items() if k not in ('MLFLOW_TRACKING_URI', 'MLFLOW_ARTIFACT_ROOT')}
+    try:
+        env['OPENSTACK_RCA_CACHE'] = str(work / 'cache')
+        run(['simulate', '--out', work / 'incident', '--seed', 77, '--minutes', a.minutes, '--fault', 'network', '--distractors', 5], work, env)
+        labels = json.loads((work / 'incident' / 'labels.json').read_text())
+        lines = sum(1 for f in (work / 'incident').glob('*.log') for _ in open(f, errors='replace'))
+        run(['simulate', '--out', work / 'normal', '--seed', 1, '--minutes', 60, '--no-fault'], work, env)
+        run(['train', '--logs', work / 'normal', '--no-mlflow', '--quiet', '--epochs', 30], work, env)
+        issue = labels['incidents'][0]['issue']
+        truth = {(r['file'], r['line']) for r in labels['incidents'][0]['root_cause']}
+        results = {}
+        for mode in ('fast', 'full'):
+            for cache in ('cold', 'warm'):
+                best = None
+                for _ in range(a.repeat):
+                    if cache == 'cold': shutil.rmtree(work / 'cache', ignore_errors=True)
+                    else: run(['analyze', '--logs', work / 'incident', '--issue', issue, '--fast', '--no-mlflow', '--format', 'json'], work, env)
+                    args = ['analyze', '--logs', work / 'incident', '--issue', issue, '--no-mlflow', '--format', 'json'] + (['--fast'] if mode == 'fast' else [])
+                    wall, rss, out = run(args, work, env)
+                    rep = json.loads(out)
+                    if best is None or wall < best['seconds']:
+                        top = rep['root_causes'][0] if rep['root_causes'] else None
+                        best = {'seconds': round(wall, 2), 'peak_rss_mb': round(rss), 'stage_seconds': rep['timings'],
+                                'top_root_cause': f"{top['file']}:{top['line']}" if top else None,
+                                'top_is_injected': bool(top and (top['file'], top['line']) in truth), 'category': rep['category']}
+                results[f'{mode}_{cache}'] = best
+        doc = {'date': datetime.date.today().isoformat(), 'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
+               'python': platform.python_version(), 'lines': lines, 'records': labels['records'], 'repeat': a.repeat, 'results': results,
+               'targets': {'fast_seconds': TARGETS['fast'], 'full_seconds': TARGETS['full'], 'peak_rss_mb': MEMORY_TARGET_MB}}
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(doc, indent=1) + '\n')
+        print(f"analyze on {lines} lines ({labels['records']} records), {os.cpu_count()} cores, best of {a.repeat} fresh processes:")
+        print(f"{'run':<11} {'seconds':>8} {'target':>7} {'ratio':>6} {'peak MB':>8} {'ratio':>6}  top root cause")
+        for k, r in results.items():
+            t = TARGETS[k.split('_')[0]]
+            print(f"{k:<11} {r['seconds']:>8.2f} {t:>7.1f} {r['seconds'] / t:>6.2f} {r['peak_rss_mb']:>8} {r['peak_rss_mb'] / MEMORY_TARGET_MB:>6.2f}  "
+                  f"{r['top_root_cause']} ({'the injected one' if r['top_is_injected'] else 'NOT the injected one'})")
+        print(f'wrote {a.out}')
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
