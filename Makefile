@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
-	@echo "make bench  - parse+mine throughput vs drain3 (bench/results/parse_bench.json), figures into the docs notebook"
+	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory (bench/results/*.json), figures into the docs notebooks"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 
 $(BIN)/python:
@@ -64,6 +64,7 @@ test: check-nbdev nbtest pytest
 # Measures, then stores the figures in the templates notebook's outputs (its docs page shows them).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/analyze_bench.py
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
