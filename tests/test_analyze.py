@@ -4,21 +4,10 @@ import json, os, sqlite3, subprocess, sys
 from pathlib import Path
 import pytest
 
-BIN = Path(sys.executable).parent
-CLEAN_ENV = ('MLFLOW_TRACKING_URI', 'MLFLOW_ARTIFACT_ROOT', 'OPENSTACK_RCA_NO_MLFLOW')
+from helpers import BIN, rca, ok
+
 KEYS = {'issue', 'mode', 'category', 'confidence', 'root_causes', 'timeline', 'affected', 'recommendations', 'model', 'stats', 'timings'}
 RC_KEYS = ['rank', 'score', 'service', 'file', 'line', 'timestamp', 'level', 'request_id', 'instance_id', 'template', 'message', 'explanation']
-
-
-def rca(cwd, *args, env=None, timeout=600):
-    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    e.update(env or {})
-    return subprocess.run([str(BIN / 'openstack-rca'), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=e, timeout=timeout)
-
-
-def ok(p):
-    assert p.returncode == 0, f'exit {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}'
-    return p.stdout
 
 
 @pytest.fixture(scope='module')

@@ -7,11 +7,9 @@ import pytest
 boto3 = pytest.importorskip('boto3')
 from moto.server import ThreadedMotoServer
 
-BIN = Path(sys.executable).parent
+from helpers import BIN, clean_env, rca, ok
 GOOD = ['--epochs', '20', '--quiet']                     # small, and good enough to pass validation (F1 >= 0.8)
 TINY = ['--epochs', '3', '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet']
-CLEAN_ENV = ('MLFLOW_TRACKING_URI', 'MLFLOW_ARTIFACT_ROOT', 'MLFLOW_S3_ENDPOINT_URL', 'OPENSTACK_RCA_NO_MLFLOW',
-             'OPENSTACK_RCA_S3_MULTIPART_THRESHOLD', 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE')
 
 
 def free_port() -> int:
@@ -50,18 +48,6 @@ def s3_env(s3, bucket, cwd, **extra):
     return {'MLFLOW_S3_ENDPOINT_URL': s3['url'], 'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing',
             'AWS_DEFAULT_REGION': 'us-east-1', 'MLFLOW_ARTIFACT_ROOT': f's3://{bucket}/openstack',
             'OPENSTACK_RCA_CACHE': str(Path(cwd) / 'cache'), **extra}
-
-
-def rca(cwd, *args, env=None, timeout=600):
-    "Run `openstack-rca ARGS` from `cwd` with `env` on top of a clean environment."
-    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    e.update(env or {})
-    return subprocess.run([str(BIN / 'openstack-rca'), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=e, timeout=timeout)
-
-
-def ok(p):
-    assert p.returncode == 0, f'exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}'
-    return p.stdout
 
 
 def keys(s3, bucket, prefix=''):
@@ -154,7 +140,7 @@ def test_flow_train_validate_promote_load_serve(s3, bucket, logs, tmp_path):
 
     # plain MLflow serves the production version from S3
     port = free_port()
-    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e = clean_env()
     e.update(env, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}", PATH=f"{BIN}{os.pathsep}{e.get('PATH', '')}")  # uvicorn
     log = tmp_path / 'serve.log'
     proc = subprocess.Popen([str(BIN / 'mlflow'), 'models', 'serve', '-m', 'models:/lstm_model@production', '--env-manager', 'local',
@@ -215,7 +201,7 @@ def test_s3_stopped_during_publish(s3, bucket, saved_model, tmp_path, monkeypatc
 
 def test_two_concurrent_publishes(s3, bucket, saved_model, tmp_path):
     env = s3_env(s3, bucket, tmp_path)
-    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e = clean_env()
     e.update(env)
     # create the store first so both processes find it (the embedded store is created by the first writer)
     subprocess.run([sys.executable, '-c', 'import mlflow; mlflow.MlflowClient("sqlite:///mlflow.db").search_experiments()'], cwd=tmp_path, env=e, check=True)
@@ -305,7 +291,7 @@ def mlflow_server_s3(s3, tmp_path, request):
     mode = (['--artifacts-destination', f's3://{bucket}/mlflow'] if request.param == 'proxied'
             else ['--no-serve-artifacts', '--default-artifact-root', f's3://{bucket}/mlflow'])
     port = free_port()
-    e = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    e = clean_env()
     e.update(s3_env(s3, bucket, tmp_path))
     log = tmp_path / 'server.log'
     proc = subprocess.Popen([str(BIN / 'mlflow'), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
