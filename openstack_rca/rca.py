@@ -75,17 +75,21 @@ def relevance(docs: list[str], issue: str) -> np.ndarray:
     s = bm25([words(d) for d in docs], expand_query(issue))
     return s / s.max() if len(s) and s.max() > 0 else s
 
-# %% ../nbs/09_rca.ipynb #643f4b68
+# %% ../nbs/09_rca.ipynb #1dc4cba8
 LEVEL_SEVERITY = {'CRITICAL': 1.0, 'ERROR': 0.9, 'WARNING': 0.6, 'INFO': 0.1, 'DEBUG': 0.0, 'TRACE': 0.0, 'AUDIT': 0.1}
 _FAILURE = re.compile(r'\b(?:fail\w*|error\w*|exception|traceback|timed? ?out|timeout|unreachable|refused|denied|unauthori[sz]ed|'
                       r'insufficient|not found|could not|cannot|unable|lost|gone away|disconnected|no valid|removed all|invalid|'
                       r'mismatch|expired|forbidden|broken|dead|down|reset|not responding|unavailable)\b', re.I)
 _STATUS = re.compile(r'(?:status:? |HTTP/1\.[01]" )([1-5]\d\d)\b')
 
-def severity(levels: pd.Series, messages: pd.Series) -> np.ndarray:
-    "Per record in [0, 1]: the level's weight; a failure in the message raises INFO to 0.5 and WARNING to 0.75; a 5xx status gives 0.6, a 4xx 0.4."
+def severity(levels: pd.Series, messages: pd.Series, templates: pd.Series | None = None) -> np.ndarray:
+    """Per record in [0, 1]: the level's weight; a failure in the message raises INFO to 0.5 and WARNING to 0.75; a 5xx status gives 0.6,
+    a 4xx 0.4. With `templates`, failures are looked for once per template instead of once per record (the words survive masking)."""
     s = levels.map(LEVEL_SEVERITY).fillna(0.1).to_numpy(float)
-    fail = messages.str.contains(_FAILURE, regex=True).to_numpy()
+    if templates is not None:
+        uniq = pd.Series(templates.unique())
+        fail = templates.map(dict(zip(uniq, uniq.str.contains(_FAILURE, regex=True)))).to_numpy(bool)
+    else: fail = messages.str.contains(_FAILURE, regex=True).to_numpy()
     status = pd.to_numeric(messages.str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
     s = np.where(fail, np.where(s >= 0.6, np.maximum(s, 0.75), np.maximum(s, 0.5)), s)
     s = np.where(status >= 500, np.maximum(s, 0.6), np.where((status >= 400) & (status < 500), np.maximum(s, 0.4), s))
@@ -128,7 +132,7 @@ def suspicion(chain: np.ndarray, template_ids: np.ndarray, sev: np.ndarray, fail
     out = pd.Series(template_ids).map(och).fillna(0).to_numpy(float)
     return np.where(chain >= 0, out, 0.0)
 
-# %% ../nbs/09_rca.ipynb #9dda397a
+# %% ../nbs/09_rca.ipynb #7d646627
 W_REL, W_POS = 0.75, 0.7
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
 MIN_SCORE = 0.3                    # a root cause below this score is not reported: clean logs top out near 0.15-0.25                # a record below this is not a candidate
@@ -147,7 +151,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     "Records (with template_id, template) plus chain, severity, rarity, suspicion, anomaly, relevance, position and score."
     df = records.reset_index(drop=True).copy()
     df['chain'] = chains(df)
-    df['severity'] = severity(df['level'], df['message'])
+    df['severity'] = severity(df['level'], df['message'], df['template'])
     df['rarity'] = rarity(df['template_id'])
     df['suspicion'] = suspicion(df['chain'].to_numpy(), df['template_id'].to_numpy(), df['severity'].to_numpy())
     rare = df['rarity'].to_numpy()
