@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme nbtest pytest bench figures clean
+.PHONY: help demo test check-nbdev readme nbtest pytest bench figures lab clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory (bench/results/*.json), figures into the docs notebooks"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
+	@echo "make lab    - JupyterLab on nbs/ from the project venv (start with tutorial.ipynb)"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -70,6 +71,13 @@ bench: $(VENV)/.installed-dev
 figures: $(VENV)/.installed-dev
 	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/11_evaluate.ipynb
 	$(BIN)/nbdev_clean
+
+# JupyterLab from the project's venv: the package is importable (editable install) and MLflow points at ./mlflow.db
+# unless MLFLOW_TRACKING_URI is already set.
+lab: $(VENV)/.installed-dev
+	$(PIP) -e '.[lab]'
+	@echo "open tutorial.ipynb; MLflow store: $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} $(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _docs
