@@ -20,7 +20,7 @@ from .sessions import Vocabulary, record_windows, make_windows, session_keys, UN
 # %% auto #0
 __all__ = ['MAX_SURPRISE', 'NEVER', 'SCORER_FORMAT', 'ModelConfig', 'set_seed', 'build_model', 'fit_model', 'score_windows',
            'calibrate_top_g', 'calibrate_surprise', 'unexpected', 'DeepLogScorer', 'fit_scorer', 'read_graphlog',
-           'detection_metrics', 'graphlog_benchmark', 'incident_separation']
+           'detection_metrics', 'count_metrics', 'graphlog_benchmark', 'incident_separation']
 
 # %% ../nbs/04_model.ipynb #51f2432a
 def _tf():
@@ -237,8 +237,10 @@ def read_graphlog(data) -> tuple[list[list[int]], list[list[int]]]:
 
 def detection_metrics(flag_normal: np.ndarray, flag_abnormal: np.ndarray) -> dict:
     "Precision, recall, F1, accuracy and confusion counts of session verdicts."
-    tp, fn = int(flag_abnormal.sum()), int((~flag_abnormal).sum())
-    fp, tn = int(flag_normal.sum()), int((~flag_normal).sum())
+    return count_metrics(tp=int(flag_abnormal.sum()), fp=int(flag_normal.sum()), fn=int((~flag_abnormal).sum()), tn=int((~flag_normal).sum()))
+
+def count_metrics(tp: int, fp: int, fn: int, tn: int) -> dict:
+    "Precision, recall, F1 and accuracy from confusion counts (pooled over several runs, say)."
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0

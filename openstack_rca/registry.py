@@ -157,7 +157,7 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
             n = int(mv.version) + 1
     raise RCAError(f'could not agree on a version number for {name} with the registry; retry')
 
-# %% ../nbs/07_registry.ipynb #a7cbe3ff
+# %% ../nbs/07_registry.ipynb #519ce01e
 def _fetch(name: str, version: int, source: str, digest: str | None, progress: bool) -> tuple[Path, str, bool]:
     "(folder, digest, cache hit) of a registered version, downloaded into the cache and verified."
     if digest and (hit := cached_version(name, version, digest)): return hit, digest, True
@@ -199,10 +199,10 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
         kind, val = 'version', int(v)
     below = None
     while True:
-        found = store.latest_version(name, below=below)
         if kind == 'version':
             found = next(((n, f, store.version_manifest(f)) for n, f in store.version_folders(name) if n == val), None)
             if found is None or found[2] is None: raise RCAError(f'no complete version {val} of {name} under {store.root}')
+        else: found = store.latest_version(name, below=below)
         if found is None: raise RCAError(f'no complete version of {name} under {store.root}')
         n, folder, m = found
         try:
@@ -420,7 +420,7 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
                 except S3Error as e: lines.append(f'  could not remove its S3 folder: {e}')
     return lines
 
-# %% ../nbs/07_registry.ipynb #240d8b28
+# %% ../nbs/07_registry.ipynb #4659a51d
 VALIDATION_SEEDS = (9101, 9102)
 VALIDATION_FAULTS = ('network', 'database')
 
@@ -435,9 +435,9 @@ def validation_data(out, minutes: float = 15) -> list[Path]:
     return folders
 
 def evaluate_scorer(scorer, folders) -> dict:
-    "Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, and the lowest AUC."
+    "Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, accuracy, counts, and the lowest AUC."
     from openstack_rca.logs import read_logs
-    from openstack_rca.model import incident_separation
+    from openstack_rca.model import incident_separation, count_metrics
     tot, aucs = {'tp': 0, 'fp': 0, 'fn': 0, 'tn': 0}, []
     for d in folders:
         d = Path(d)
@@ -446,10 +446,7 @@ def evaluate_scorer(scorer, folders) -> dict:
         m = incident_separation(scorer.score_records(records), json.loads((d / 'labels.json').read_text()))
         for k in tot: tot[k] += m[k]
         aucs.append(m['auc'])
-    p = tot['tp'] / (tot['tp'] + tot['fp']) if tot['tp'] + tot['fp'] else 0.0
-    r = tot['tp'] / (tot['tp'] + tot['fn']) if tot['tp'] + tot['fn'] else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {'precision': round(p, 4), 'recall': round(r, 4), 'f1': round(f1, 4), 'auc': min(aucs), **tot}
+    return {**count_metrics(**tot), 'auc': min(aucs)}
 
 def validate(name: str, version: int, data=None, min_f1: float = 0.8, min_precision: float | None = None,
              min_recall: float | None = None, min_auc: float | None = None, promote_on_pass: bool = True, root: str | None = None) -> dict:
