@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme nbtest pytest bench figures lab clean
+.PHONY: help demo test check-nbdev readme docs nbtest pytest bench figures lab clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory (bench/results/*.json), figures into the docs notebooks"
+	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 	@echo "make lab    - JupyterLab on nbs/ from the project venv (start with tutorial.ipynb)"
 
@@ -52,6 +53,10 @@ check-nbdev: $(VENV)/.installed-dev
 readme: $(VENV)/.installed-dev
 	$(BIN)/python tools/readme.py
 
+# The site: nbdev_docs when quarto is on PATH, else nbdev.serve.proc_nbs + nbconvert + Sphinx (tools/docs.py).
+docs: $(VENV)/.installed-dev
+	$(BIN)/python tools/docs.py
+
 nbtest: $(VENV)/.installed-dev
 	$(BIN)/nbdev_test
 
@@ -69,7 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
-	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/11_evaluate.ipynb
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb
 	$(BIN)/nbdev_clean
 
 # JupyterLab from the project's venv: the package is importable (editable install) and MLflow points at ./mlflow.db
@@ -80,4 +85,4 @@ lab: $(VENV)/.installed-dev
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} $(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 clean:
-	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _docs
+	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _proc_site _docs

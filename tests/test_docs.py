@@ -1,0 +1,114 @@
+"The docs site: `make docs`'s builder (tools/docs.py) makes it without Quarto; headless Chromium renders its pages."
+import os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+from html import unescape
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / '_docs'
+SHOTS = SITE / '_screenshots'   # the screenshots this test takes, kept with the build
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+# .ci/run installs Debian's chromium and sets this: there a missing browser is a failure, not a skip
+if not CHROMIUM and not os.environ.get('OPENSTACK_RCA_REQUIRE_BROWSER'):
+    pytest.skip('chromium not found: install it (Debian: apt-get install chromium) to run the docs browser test',
+                allow_module_level=True)
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--disable-quic']
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def site():
+    "Build the site as `make docs` does (no quarto on PATH: the Sphinx path), serve it on loopback, yield its URL."
+    env = {**os.environ, 'PATH': os.pathsep.join(p for p in os.environ['PATH'].split(os.pathsep) if not (Path(p) / 'quarto').exists())}
+    b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--out', str(SITE)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
+    assert 'building the site with Sphinx' in b.stdout
+    port = free_port()
+    srv = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1', '--directory', str(SITE)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(100):
+            try: urllib.request.urlopen(url + '/index.html', timeout=2); break
+            except OSError: time.sleep(0.1)
+        yield url
+    finally:
+        srv.terminate(); srv.wait(10)
+
+
+def chromium(*args, timeout=120):
+    "Run headless Chromium with a fresh profile; its stdout."
+    assert CHROMIUM, 'chromium is required here (OPENSTACK_RCA_REQUIRE_BROWSER is set): apt-get install chromium'
+    with tempfile.TemporaryDirectory() as profile:
+        p = subprocess.run([CHROMIUM, *FLAGS, f'--user-data-dir={profile}', *args], capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+def dom(url):
+    "The page's DOM after its scripts ran, as Chromium serialises it."
+    return chromium('--virtual-time-budget=5000', '--dump-dom', url)
+
+
+def text(html):
+    return unescape(re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', '', re.sub(r'<(script|style)\b.*?</\1>', '', html, flags=re.S))))
+
+
+def images(url, html):
+    "The PNG images a page shows: (src, bytes) fetched from the server."
+    out = []
+    for src in re.findall(r'<img[^>]+src="([^"]+\.png)"', html):
+        data = urllib.request.urlopen(f'{url}/{src}', timeout=10).read()
+        out.append((src, data))
+    return out
+
+
+def test_index_page(site):
+    html = dom(site + '/index.html')
+    t = text(html)
+    assert 'openstack-rca' in t and 'make demo' in t and 'make test' in t
+    # the sidebar lists the walkthrough and the modules in notebook order
+    links = re.findall(r'class="reference internal" href="([\w.]+\.html)"', html)
+    assert links[:2] == ['tutorial.html', 'logs.html'], links[:5]
+    assert links.index('rca.html') < links.index('report.html') < links.index('cli.html')
+    assert 'search' in html and 'name="q"' in html            # the search box
+    assert '<!-- generated' not in t
+
+
+def test_rca_api_page(site):
+    html = dom(site + '/rca.html')
+    t = text(html)
+    # show_doc's entry for analyze, with its signature and docstring, rendered from nbdev's processing
+    assert re.search(r'def analyze\( logs, issue:str, scorer:NoneType=None, top:int=5, since:NoneType=None, until:NoneType=None \)->Report', t), t[:2000]
+    assert 'Rank the root causes' in t or 'root causes' in t
+    assert 'href="https://github.com/openstack-rca/openstack-rca/blob/main/openstack_rca/rca.py#L' in html   # [source] links
+    # a plot: the example's score breakdown, a real PNG served with the page
+    pngs = images(site, html)
+    assert pngs and all(d[:8] == b'\x89PNG\r\n\x1a\n' and len(d) > 10_000 for _, d in pngs), [(s, len(d)) for s, d in pngs]
+    # nbdev's directives: exported code is not shown (its show_doc is), `#| hide` cells are gone, tests are shown
+    assert 'def _explain(' not in t and 'from __future__ import annotations' not in t
+    assert 'test_eq(words(' in t
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / 'rca.png'
+    shot.unlink(missing_ok=True)
+    chromium('--window-size=1280,1800', f'--screenshot={shot}', site + '/rca.html')
+    assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and shot.stat().st_size > 20_000
+
+
+def test_hidden_cells_and_links(site):
+    t = text(dom(site + '/model.html'))
+    assert 'def build_model(' in t and 'import keras # the docs build' not in t    # a #| hide cell ran but is not shown
+    html = dom(site + '/index.html')
+    # nbdev's backtick links point into this site, not at the (unpublished) doc_host
+    assert 'openstack-rca.github.io' not in html and 'href="rca.html#analyze"' in html
+
+
+def test_search_finds_a_function(site):
+    html = dom(site + '/search.html?q=expand_query')
+    assert re.search(r'href="[^"]*rca\.html[^"]*"', html.split('search-results', 1)[-1]), 'no search result for expand_query'
