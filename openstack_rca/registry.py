@@ -16,9 +16,10 @@ from .storage import (S3Store, S3Error, IntegrityError, MANIFEST, artifact_root,
 
 # %% auto #0
 __all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'parse_ref', 'Provenance', 'model_cache',
-           'cached_version', 'cached_versions', 'cache_path', 'registry_problem', 'publish_version', 's3_aliases',
-           'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details', 'export_registry',
-           'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validation_data', 'evaluate_scorer', 'validate']
+           'cached_version', 'cached_versions', 'cache_path', 'unreachable', 'registry_problem', 'publish_version',
+           's3_aliases', 'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details',
+           'export_registry', 'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validation_data',
+           'evaluate_scorer', 'validate']
 
 # %% ../nbs/07_registry.ipynb #868d2969
 STAGES = ('staging', 'production')
@@ -80,20 +81,24 @@ def cached_versions(name: str) -> list[int]:
 def cache_path(name: str, version: int, sha256: str) -> Path: return model_cache(name) / f'v{int(version)}-{sha256[:16]}'
 
 # %% ../nbs/07_registry.ipynb #048145c7
+def unreachable(uri: str) -> str:
+    "What to say, and what to do, when the tracking server at `uri` does not answer."
+    return f'MLflow tracking server {uri} is unreachable: start it, or unset MLFLOW_TRACKING_URI to use the embedded store (mlflow.db here)'
+
 def registry_problem(uri: str | None = None) -> str | None:
     "Why the registry at `uri` cannot be used now, or None when it can."
     uri = uri or tracking_uri()
     if not tracking_enabled(): return 'tracking is off (OPENSTACK_RCA_NO_MLFLOW)'
     if uri.startswith('sqlite:///') and not Path(uri[len('sqlite:///'):]).exists():
         return f"no MLflow store at {uri[len('sqlite:///'):]} (train a model here first, or set MLFLOW_TRACKING_URI)"
-    if not reachable(uri): return f'MLflow tracking server {uri} is unreachable'
+    if not reachable(uri): return unreachable(uri)
     return None
 
 def _client(create: bool = False):
     "An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must exist."
     import mlflow
     uri = tracking_uri()
-    problem = registry_problem(uri) if not create else (None if reachable(uri) else f'MLflow tracking server {uri} is unreachable')
+    problem = registry_problem(uri) if not create else (None if reachable(uri) else unreachable(uri))
     if problem: raise RCAError(problem)
     return mlflow.MlflowClient(uri)
 

@@ -45,11 +45,13 @@ import contextlib
 def using_store(uri: str):
     "Point MLflow at `uri` inside the block; restore the previous URI and MLFLOW_TRACKING_URI afterwards."
     import mlflow
-    before_env, before = os.environ.get('MLFLOW_TRACKING_URI'), mlflow.get_tracking_uri()
+    before_env = os.environ.get('MLFLOW_TRACKING_URI')
     mlflow.set_tracking_uri(uri)
     try: yield uri
     finally:
-        mlflow.set_tracking_uri(before)
+        # back to "not set": MLflow then follows MLFLOW_TRACKING_URI again (set_tracking_uri(before) would pin a
+        # global URI that outranks the variable for the rest of the process)
+        mlflow.set_tracking_uri(None)
         if before_env is None: os.environ.pop('MLFLOW_TRACKING_URI', None)
         else: os.environ['MLFLOW_TRACKING_URI'] = before_env
 

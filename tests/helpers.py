@@ -1,5 +1,5 @@
 "Running the `openstack-rca` console script as a user would: a clean environment plus what the test sets."
-import os, subprocess, sys
+import os, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -25,3 +25,29 @@ def ok(p):
     "The stdout of a run that must have succeeded (else its output, in the assertion)."
     assert p.returncode == 0, f'exit {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}'
     return p.stdout
+
+
+def free_port() -> int:
+    "A free TCP port on loopback."
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def wait_http(url, proc, log, timeout=120):
+    "Wait until `url` answers 200 while `proc` runs; fail with the end of its `log` file otherwise."
+    import pytest
+    for _ in range(timeout * 2):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200: return
+        except Exception: time.sleep(0.5)
+        if proc.poll() is not None: break
+    pytest.fail(f'{url} did not come up: ' + Path(log).read_text()[-3000:])
+
+
+def stop(proc):
+    "Stop a server started with start_new_session=True, its children included."
+    try: os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError: return
+    try: proc.wait(timeout=20)
+    except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()

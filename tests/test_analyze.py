@@ -1,10 +1,9 @@
 """`openstack-rca analyze` and `evaluate` as an operator runs them: the JSON contract, both modes, a distractor, clean logs,
 bad input, reports with plots, inference tracking on and off."""
-import json, os, sqlite3, subprocess, sys
-from pathlib import Path
+import json, sqlite3, subprocess, sys
 import pytest
 
-from helpers import BIN, rca, ok
+from helpers import rca, ok
 
 KEYS = {'issue', 'mode', 'category', 'confidence', 'root_causes', 'timeline', 'affected', 'recommendations', 'model', 'stats', 'timings'}
 RC_KEYS = ['rank', 'score', 'service', 'file', 'line', 'timestamp', 'level', 'request_id', 'instance_id', 'template', 'message', 'explanation']

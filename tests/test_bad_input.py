@@ -2,7 +2,6 @@
 and input with no record at all is a one-line error. (Unit-level cases live in nbs/00_logs.ipynb.)"""
 import gzip
 import pandas as pd
-import pytest
 
 GOOD = (b'2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [req-38101a0b-2096-447d-96ea-a692162415ae '
         b'113d3a99c3da401fbd62cc2caa5b96d2 54fadb412c4e40cdbaed9335e4c35a9e - - -] '

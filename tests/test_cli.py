@@ -1,5 +1,5 @@
 "The `openstack-rca` command as a user runs it: help, simulate -> parse, errors as one line with a non-zero exit."
-import gzip, json
+import json
 import pandas as pd
 import pytest
 

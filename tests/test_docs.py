@@ -1,24 +1,19 @@
 "The docs site: `make docs`'s builder (tools/docs.py) makes it without Quarto; headless Chromium renders its pages."
-import os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 from html import unescape
 from pathlib import Path
 import pytest
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / '_docs'
 SHOTS = SITE / '_screenshots'   # the screenshots this test takes, kept with the build
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-# .ci/run installs Debian's chromium and sets this: there a missing browser is a failure, not a skip
-if not CHROMIUM and not os.environ.get('OPENSTACK_RCA_REQUIRE_BROWSER'):
-    pytest.skip('chromium not found: install it (Debian: apt-get install chromium) to run the docs browser test',
-                allow_module_level=True)
+# .ci/run installs Debian's chromium and sets OPENSTACK_RCA_REQUIRE_BROWSER: there a missing browser fails, not skips
+browser = pytest.mark.skipif(not CHROMIUM and not os.environ.get('OPENSTACK_RCA_REQUIRE_BROWSER'),
+                             reason='chromium not found: install it (Debian: apt-get install chromium) to run the browser tests')
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync', '--disable-quic']
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -69,6 +64,7 @@ def images(url, html):
     return out
 
 
+@browser
 def test_index_page(site):
     html = dom(site + '/index.html')
     t = text(html)
@@ -81,6 +77,7 @@ def test_index_page(site):
     assert '<!-- generated' not in t
 
 
+@browser
 def test_rca_api_page(site):
     html = dom(site + '/rca.html')
     t = text(html)
@@ -101,6 +98,7 @@ def test_rca_api_page(site):
     assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and shot.stat().st_size > 20_000
 
 
+@browser
 def test_hidden_cells_and_links(site):
     t = text(dom(site + '/model.html'))
     assert 'def build_model(' in t and 'import keras # the docs build' not in t    # a #| hide cell ran but is not shown
@@ -109,6 +107,43 @@ def test_hidden_cells_and_links(site):
     assert 'openstack-rca.github.io' not in html and 'href="rca.html#analyze"' in html
 
 
+@browser
 def test_search_finds_a_function(site):
     html = dom(site + '/search.html?q=expand_query')
     assert re.search(r'href="[^"]*rca\.html[^"]*"', html.split('search-results', 1)[-1]), 'no search result for expand_query'
+
+
+def cell(kind, src, outputs=()):
+    c = {'cell_type': kind, 'metadata': {}, 'source': src}
+    if kind == 'code': c.update(execution_count=None, outputs=list(outputs))
+    return c
+
+
+def test_directives_as_in_nbdev(tmp_path):
+    "A throwaway nbdev project with one cell per directive, built the Quarto-less way: each behaves as on nbdev's site."
+    cfg = (ROOT / 'settings.ini').read_text().replace('lib_path = openstack_rca', 'lib_path = dirtest').replace('lib_name = openstack-rca', 'lib_name = dirtest')
+    (tmp_path / 'settings.ini').write_text(cfg)
+    (tmp_path / 'nbs').mkdir()
+    out = {'output_type': 'stream', 'name': 'stdout', 'text': ['ONLY_THE_OUTPUT\n']}
+    nb = {'cells': [cell('markdown', '# directives\n\n> One cell per directive.'),
+                    cell('code', '#| default_exp directives'),
+                    cell('code', '#| export\ndef documented(a: int = 1) -> int:\n    "A documented function."\n    return a + 41'),
+                    cell('code', '#| hide\nHIDDEN_CELL = 1'),
+                    cell('code', '#| eval: false\nimport module_that_does_not_exist   # never run by the docs build'),
+                    cell('code', "#| echo: false\nprint('ONLY_THE_OUTPUT')", [out]),
+                    cell('code', '#| exports\ndef shown_export(): return 1'),
+                    cell('code', 'assert documented() == 42')],
+          'metadata': {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}, 'nbformat': 4, 'nbformat_minor': 5}
+    (tmp_path / 'nbs' / '00_directives.ipynb').write_text(json.dumps(nb))
+    b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--root', str(tmp_path), '--engine', 'sphinx'],
+                       capture_output=True, text=True, timeout=600)
+    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
+    t = text((tmp_path / '_docs' / 'directives.html').read_text())
+    assert 'def documented( a:int=1 )->int:' in t and 'A documented function.' in t   # show_doc of an export
+    assert 'return a + 41' not in t                                                    # #| export: the code is not shown
+    assert 'HIDDEN_CELL' not in t                                                      # #| hide
+    assert 'import module_that_does_not_exist' in t                                   # #| eval: false: shown, not run
+    assert 'ONLY_THE_OUTPUT' in t and "print('ONLY_THE_OUTPUT')" not in t              # #| echo: false
+    assert 'def shown_export(): return 1' in t                                         # #| exports: code shown
+    assert 'assert documented() == 42' in t and '#|' not in t                          # tests shown, directive lines not
+    assert (tmp_path / '_docs' / 'index.html').exists() and (tmp_path / '_docs' / 'search.html').exists()

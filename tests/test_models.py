@@ -1,20 +1,16 @@
 """Model versions in S3 and the registry, through the CLI, against real servers: moto's S3 server on a loopback port (over
 HTTP, as boto3 reaches any S3 service), the embedded MLflow store and an `mlflow server` process, `mlflow models serve`."""
-import json, os, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
+import json, os, shutil, subprocess, sys, urllib.request
 from pathlib import Path
 import pytest
 
 boto3 = pytest.importorskip('boto3')
 from moto.server import ThreadedMotoServer
 
-from helpers import BIN, clean_env, rca, ok
+from helpers import BIN, clean_env, rca, ok, free_port, wait_http, stop
 GOOD = ['--epochs', '20', '--quiet']                     # small, and good enough to pass validation (F1 >= 0.8)
 TINY = ['--epochs', '3', '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet']
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -70,21 +66,6 @@ def saved_model(logs, tmp_path_factory):
     return d / 'models' / 'lstm_model_v1'
 
 
-def wait_http(url, proc, log, timeout=120):
-    for _ in range(timeout * 2):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200: return
-        except Exception: time.sleep(0.5)
-        if proc.poll() is not None: break
-    pytest.fail(f'{url} did not come up: ' + Path(log).read_text()[-3000:])
-
-
-def stop(proc):
-    try: os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError: return
-    try: proc.wait(timeout=20)
-    except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_flow_train_validate_promote_load_serve(s3, bucket, logs, tmp_path):
@@ -92,7 +73,7 @@ def test_flow_train_validate_promote_load_serve(s3, bucket, logs, tmp_path):
     env = s3_env(s3, bucket, tmp_path)
     out = ok(rca(tmp_path, 'train', '--logs', logs, *GOOD, env=env))
     assert 'registered lstm_model version 1' in out
-    folder = f'openstack/openstack-rca-system-staging_0001/models/lstm_model_v1/'
+    folder = 'openstack/openstack-rca-system-staging_0001/models/lstm_model_v1/'
     assert f'model files: s3://{bucket}/{folder[:-1]}' in out
     all_keys = keys(s3, bucket)
     model_files = [k for k in all_keys if k.endswith('model.keras')]
@@ -312,7 +293,7 @@ def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_
     assert 'registered lstm_model version 1' in out and not (tmp_path / 'client' / 'mlflow.db').exists()
     all_keys = keys(s3, bucket)
     assert any(k.startswith('mlflow/') and k.endswith('plots/training_curve.png') for k in all_keys)       # the run's artifacts
-    assert f'models/server-s3_0001/models/lstm_model_v1/_manifest.json' in all_keys                         # published by the client
+    assert 'models/server-s3_0001/models/lstm_model_v1/_manifest.json' in all_keys                         # published by the client
     assert sum(k.endswith('model.keras') for k in all_keys) == 1
     with urllib.request.urlopen(f'{url}/api/2.0/mlflow/model-versions/get?name=lstm_model&version=1', timeout=10) as r:
         mv = json.loads(r.read())['model_version']

@@ -1,6 +1,7 @@
 "`openstack-rca train` as a user runs it: the embedded MLflow store by default, --no-mlflow, an unreachable server."
-import json, os, sqlite3
+import json, os, sqlite3, subprocess
 import pytest
+from helpers import BIN, rca, free_port, wait_http, stop
 
 TINY = ['--epochs', '3', '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet']
 
@@ -13,18 +14,8 @@ def logs(cli, tmp_path_factory):
     return d
 
 
-def run_in(cli, cwd, *args, env=None):
-    "Run the CLI from `cwd` (where the embedded store and models/ go), with extra environment variables."
-    import subprocess, shutil, sys
-    from pathlib import Path
-    exe = shutil.which('openstack-rca', path=str(Path(sys.executable).parent)) or shutil.which('openstack-rca')
-    e = {k: v for k, v in os.environ.items() if k not in ('MLFLOW_TRACKING_URI', 'OPENSTACK_RCA_NO_MLFLOW')}
-    e.update(env or {})
-    return subprocess.run([exe, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=e, timeout=600)
-
-
 def test_embedded_store_by_default(cli, logs, tmp_path):
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', '--eval', logs / 'incident', *TINY)
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', '--eval', logs / 'incident', *TINY)
     assert p.returncode == 0, p.stderr
     assert 'registered lstm_model version 1' in p.stdout and 'mlflow ui --backend-store-uri sqlite:' in p.stdout
     assert (tmp_path / 'mlflow.db').exists() and (tmp_path / 'mlartifacts').is_dir() and not (tmp_path / 'models').exists()
@@ -39,27 +30,27 @@ def test_embedded_store_by_default(cli, logs, tmp_path):
     assert params['model.epochs'] == '3' and len(params['data.fingerprint']) == 16
     assert db.execute("select version from model_versions where name = 'lstm_model'").fetchall() == [(1,)]
     # the registered version loads back from the registry, its files matching the sha256 tag
-    p = run_in(cli, tmp_path, 'models', 'load', '--ref', '1', '--json', env={'OPENSTACK_RCA_CACHE': str(tmp_path / 'cache')})
+    p = rca(tmp_path, 'models', 'load', '--ref', '1', '--json', env={'OPENSTACK_RCA_CACHE': str(tmp_path / 'cache')})
     assert p.returncode == 0, p.stderr
     prov = json.loads(p.stdout)
     assert (prov['via'], prov['version'], prov['notes']) == ('registry', 1, []) and prov['source'].startswith('models:/m-')
     # a second run in the same store registers version 2
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY)
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY)
     assert p.returncode == 0 and 'registered lstm_model version 2' in p.stdout
 
 
 def test_no_mlflow_saves_under_models(cli, logs, tmp_path):
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', '--no-mlflow', *TINY)
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', '--no-mlflow', *TINY)
     assert p.returncode == 0, p.stderr
     assert not (tmp_path / 'mlflow.db').exists()
     model = tmp_path / 'models' / 'lstm_model_v1'
     assert (model / 'MLmodel').exists() and json.loads((model / 'extra_files' / 'scorer.json').read_text())['format']
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'OPENSTACK_RCA_NO_MLFLOW': '1'})
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'OPENSTACK_RCA_NO_MLFLOW': '1'})
     assert p.returncode == 0 and (tmp_path / 'models' / 'lstm_model_v2').is_dir() and not (tmp_path / 'mlflow.db').exists()
 
 
 def test_unreachable_server_still_trains(cli, logs, tmp_path):
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'MLFLOW_TRACKING_URI': 'http://127.0.0.1:9'})
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'MLFLOW_TRACKING_URI': 'http://127.0.0.1:9'})
     assert p.returncode == 0, p.stderr
     warnings = [l for l in p.stderr.splitlines() if 'warning' in l]
     assert len(warnings) == 1 and 'unreachable' in warnings[0]
@@ -67,45 +58,30 @@ def test_unreachable_server_still_trains(cli, logs, tmp_path):
 
 
 def test_train_errors_are_one_line(cli, tmp_path):
-    p = run_in(cli, tmp_path, 'train', '--logs', tmp_path / 'nope', '--no-mlflow')
+    p = rca(tmp_path, 'train', '--logs', tmp_path / 'nope', '--no-mlflow')
     assert p.returncode == 2 and 'no such file or directory' in p.stderr and 'Traceback' not in p.stderr
-    p = run_in(cli, tmp_path, 'train', '--logs', tmp_path, '--window', '0', '--no-mlflow')
+    p = rca(tmp_path, 'train', '--logs', tmp_path, '--window', '0', '--no-mlflow')
     assert p.returncode == 2 and 'window must be at least 1' in p.stderr
 
 
 @pytest.fixture
 def mlflow_server(tmp_path):
     "A real `mlflow server` process on a free loopback port, with its own SQLite store and artifact folder."
-    import signal, socket, subprocess, sys, time, urllib.request
-    from pathlib import Path
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
-    mlflow = Path(sys.executable).parent / 'mlflow'
-    log = open(tmp_path / 'server.log', 'w')
-    proc = subprocess.Popen([str(mlflow), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
-                             '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}",
-                             '--artifacts-destination', str(tmp_path / 'server-artifacts')],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f'http://127.0.0.1:{port}'
+    port, log = free_port(), tmp_path / 'server.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([str(BIN / 'mlflow'), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
+                                 '--backend-store-uri', f"sqlite:///{tmp_path / 'server.db'}",
+                                 '--artifacts-destination', str(tmp_path / 'server-artifacts')],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(url + '/health', timeout=1) as r:
-                    if r.status == 200: break
-            except Exception: time.sleep(0.5)
-            if proc.poll() is not None: break
-        else: pytest.fail('mlflow server did not start: ' + (tmp_path / 'server.log').read_text()[-2000:])
-        if proc.poll() is not None: pytest.fail('mlflow server exited: ' + (tmp_path / 'server.log').read_text()[-2000:])
-        yield url
+        wait_http(f'http://127.0.0.1:{port}/health', proc, log)
+        yield f'http://127.0.0.1:{port}'
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try: proc.wait(timeout=20)
-        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop(proc)
 
 
 def test_tracking_server_process(cli, logs, tmp_path, mlflow_server):
-    p = run_in(cli, tmp_path, 'train', '--logs', logs / 'normal', *TINY, '--experiment', 'server-test',
+    p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY, '--experiment', 'server-test',
                env={'MLFLOW_TRACKING_URI': mlflow_server})
     assert p.returncode == 0, p.stderr
     assert 'registered lstm_model version 1' in p.stdout and not (tmp_path / 'mlflow.db').exists()
@@ -135,7 +111,7 @@ def test_papermill_run_of_the_training_notebook(logs, tmp_path):
 
 
 def test_sweep_two_by_one(cli, logs, tmp_path):
-    p = run_in(cli, tmp_path, 'sweep', '--logs', logs / 'normal', '--quiet', '-p', 'lstm_units', '8', '16',
+    p = rca(tmp_path, 'sweep', '--logs', logs / 'normal', '--quiet', '-p', 'lstm_units', '8', '16',
                '-p', 'epochs', '2', '-p', 'num_layers', '1', '--notebook',
                os.path.join(os.path.dirname(__file__), '..', 'nbs', '_train.ipynb'))
     assert p.returncode == 0, p.stderr[-3000:]
@@ -154,5 +130,5 @@ def test_sweep_two_by_one(cli, logs, tmp_path):
 
 
 def test_sweep_rejects_unknown_hyperparameters(cli, logs, tmp_path):
-    p = run_in(cli, tmp_path, 'sweep', '--logs', logs / 'normal', '-p', 'colour', 'red')
+    p = rca(tmp_path, 'sweep', '--logs', logs / 'normal', '-p', 'colour', 'red')
     assert p.returncode == 2 and 'unknown hyperparameter colour' in p.stderr

@@ -8,27 +8,26 @@ turned into Markdown by nbconvert, then into HTML by Sphinx (MyST Markdown, Furo
 order, full-text search). Sphinx is chosen because it is actively maintained, needs nothing outside PyPI and
 builds a static site with a search index that works from any web server.
 
-Usage: python tools/docs.py [--out _docs] [--engine auto|quarto|sphinx]"""
+Usage: python tools/docs.py [--out _docs] [--engine auto|quarto|sphinx] [--root PROJECT]"""
 import argparse, html, os, re, shutil, subprocess, sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PROC = ROOT / '_proc'
-SRC = ROOT / '_proc_site'  # the generated Sphinx source tree (Markdown pages, images, conf.py)
+ROOT = Path(__file__).resolve().parents[1]   # the project whose notebooks are built (--root: another nbdev project)
 
 # The reading order of the sidebar: the overview, the walkthrough, then the modules in the order data flows.
 GUIDES = ['index', 'tutorial']
 
 
-def pages():
+def pages(root: Path = ROOT):
     "Processed-notebook stems in sidebar order (notebooks starting with _ or . are not pages, as in nbdev)."
-    nbs = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if p.name[0] not in '_.')
+    nbs = sorted(p.stem for p in (root / 'nbs').glob('*.ipynb') if p.name[0] not in '_.')
     return [g for g in GUIDES if g in nbs] + [n for n in nbs if n not in GUIDES]
 
 
-def _cfg():
+def _cfg(root: Path = ROOT):
     from nbdev.config import get_config
-    cfg = get_config(path=ROOT)
+    cfg = get_config(path=root)
+    assert cfg.config_path.resolve() == root.resolve(), f'settings.ini of {root} not found (got {cfg.config_path})'
     return cfg, f"{cfg.doc_host.rstrip('/')}{cfg.doc_baseurl.rstrip('/')}/"
 
 
@@ -115,6 +114,7 @@ copyright = {copyright!r}
 release = {version!r}
 extensions = ['myst_parser']
 myst_enable_extensions = ['colon_fence', 'html_image', 'dollarmath']
+myst_heading_anchors = 3          # [text](#a-heading) links, as on GitHub
 source_suffix = {{'.md': 'markdown'}}
 exclude_patterns = ['_build']
 html_theme = 'furo'
@@ -126,45 +126,52 @@ suppress_warnings = ['myst.header', 'myst.xref_missing', 'misc.highlighting_fail
 '''
 
 
-def build_sphinx(out: Path, workers: int) -> Path:
+def build_sphinx(root: Path, out: Path, workers: int) -> Path:
+    "nbdev's processing into root/_proc, Markdown pages into root/_proc_site, Sphinx's HTML into `out`."
     from nbdev.serve import proc_nbs
-    cfg, site = _cfg()
-    print(f'processing notebooks with nbdev (proc_nbs) into {PROC.relative_to(ROOT)}/', flush=True)
-    proc_nbs(path=str(ROOT / 'nbs'), n_workers=workers)
-    if SRC.exists(): shutil.rmtree(SRC)
-    SRC.mkdir()
+    os.chdir(root)                   # nbdev finds settings.ini from the working directory (get_config's path is not used)
+    cfg, site = _cfg(root)
+    proc, src = root / '_proc', root / '_proc_site'
+    print(f'processing notebooks with nbdev (proc_nbs) into {proc}/', flush=True)
+    proc_nbs(path=str(root / cfg.nbs_path), n_workers=workers)
+    if src.exists(): shutil.rmtree(src)
+    src.mkdir()
     names = []
-    for stem in pages():
-        names.append(to_markdown(PROC / f'{stem}.ipynb', SRC, site))
-    (SRC / 'conf.py').write_text(CONF.format(title=cfg.title, author=cfg.author, copyright=cfg.copyright, version=cfg.version))
-    guides = [n for (n, _), s in zip(names, pages()) if s in GUIDES and n != 'index']
-    modules = [n for (n, _), s in zip(names, pages()) if s not in GUIDES]
+    for stem in pages(root):
+        names.append(to_markdown(proc / f'{stem}.ipynb', src, site))
+    (src / 'conf.py').write_text(CONF.format(title=cfg.title, author=cfg.author, copyright=cfg.copyright, version=cfg.version))
+    guides = [n for (n, _), s in zip(names, pages(root)) if s in GUIDES and n != 'index']
+    modules = [n for (n, _), s in zip(names, pages(root)) if s not in GUIDES]
     toc = ''.join(f'\n```{{toctree}}\n:hidden:\n:caption: {cap}\n\n' + '\n'.join(items) + '\n```\n'
                   for cap, items in (('Get started', guides), ('Modules', modules)) if items)
-    with open(SRC / 'index.md', 'a', encoding='utf-8') as f: f.write(toc)
+    index = src / 'index.md'
+    if not index.exists(): index.write_text(f'# {cfg.title}\n\n> {cfg.description}\n', encoding='utf-8')
+    with open(index, 'a', encoding='utf-8') as f: f.write(toc)
     if out.exists(): shutil.rmtree(out)
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', str(max(workers, 1)), '-d', str(SRC / '_doctrees'), str(SRC), str(out)]
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', str(max(workers, 1)), '-d', str(src / '_doctrees'), str(src), str(out)]
     print('building the site with Sphinx:', ' '.join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=root)
     return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--out', default=str(ROOT / '_docs'), help='site folder (default _docs/)')
+    ap.add_argument('--out', default=None, help='site folder (default: _docs/ of the project)')
+    ap.add_argument('--root', default=str(ROOT), help='the nbdev project (default: this one)')
     ap.add_argument('--engine', choices=['auto', 'quarto', 'sphinx'], default='auto',
                     help='auto: nbdev_docs when quarto is on PATH, else nbdev processing + Sphinx')
     ap.add_argument('--workers', type=int, default=min(os.cpu_count() or 1, 4))
     a = ap.parse_args()
     engine = a.engine if a.engine != 'auto' else ('quarto' if shutil.which('quarto') else 'sphinx')
-    out = Path(a.out).resolve()
+    root = Path(a.root).resolve()
+    out = Path(a.out).resolve() if a.out else root / '_docs'
     try:
         if engine == 'quarto':
             if not shutil.which('quarto'): sys.exit('quarto is not on PATH: install it from https://quarto.org, or use --engine sphinx')
-            subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True, cwd=ROOT)
-            if out != ROOT / '_docs': shutil.copytree(ROOT / '_docs', out, dirs_exist_ok=True)
+            subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True, cwd=root)
+            if out != root / '_docs': shutil.copytree(root / '_docs', out, dirs_exist_ok=True)
         else:
-            build_sphinx(out, a.workers)
+            build_sphinx(root, out, a.workers)
     except subprocess.CalledProcessError as e:
         sys.exit(f'docs build failed ({engine}, exit {e.returncode}): see the messages above; notebooks must run their show_doc cells')
     except Exception as e:
