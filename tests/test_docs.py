@@ -119,11 +119,12 @@ def cell(kind, src, outputs=()):
     return c
 
 
-def test_directives_as_in_nbdev(tmp_path):
-    "A throwaway nbdev project with one cell per directive, built the Quarto-less way: each behaves as on nbdev's site."
+def throwaway_project(root: Path) -> Path:
+    "An nbdev project with one notebook holding one cell per directive (this project's settings, another library)."
+    root.mkdir(parents=True, exist_ok=True)
     cfg = (ROOT / 'settings.ini').read_text().replace('lib_path = openstack_rca', 'lib_path = dirtest').replace('lib_name = openstack-rca', 'lib_name = dirtest')
-    (tmp_path / 'settings.ini').write_text(cfg)
-    (tmp_path / 'nbs').mkdir()
+    (root / 'settings.ini').write_text(cfg)
+    (root / 'nbs').mkdir()
     out = {'output_type': 'stream', 'name': 'stdout', 'text': ['ONLY_THE_OUTPUT\n']}
     nb = {'cells': [cell('markdown', '# directives\n\n> One cell per directive.'),
                     cell('code', '#| default_exp directives'),
@@ -134,11 +135,17 @@ def test_directives_as_in_nbdev(tmp_path):
                     cell('code', '#| exports\ndef shown_export(): return 1'),
                     cell('code', 'assert documented() == 42')],
           'metadata': {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}, 'nbformat': 4, 'nbformat_minor': 5}
-    (tmp_path / 'nbs' / '00_directives.ipynb').write_text(json.dumps(nb))
-    b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--root', str(tmp_path), '--engine', 'sphinx'],
+    (root / 'nbs' / '00_directives.ipynb').write_text(json.dumps(nb))
+    return root
+
+
+def test_directives_as_in_nbdev(tmp_path):
+    "Built the Quarto-less way, each directive behaves as on nbdev's own site."
+    proj = throwaway_project(tmp_path)
+    b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--root', str(proj), '--engine', 'sphinx'],
                        capture_output=True, text=True, timeout=600)
     assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
-    t = text((tmp_path / '_docs' / 'directives.html').read_text())
+    t = text((proj / '_docs' / 'directives.html').read_text())
     assert 'def documented( a:int=1 )->int:' in t and 'A documented function.' in t   # show_doc of an export
     assert 'return a + 41' not in t                                                    # #| export: the code is not shown
     assert 'HIDDEN_CELL' not in t                                                      # #| hide
@@ -146,4 +153,25 @@ def test_directives_as_in_nbdev(tmp_path):
     assert 'ONLY_THE_OUTPUT' in t and "print('ONLY_THE_OUTPUT')" not in t              # #| echo: false
     assert 'def shown_export(): return 1' in t                                         # #| exports: code shown
     assert 'assert documented() == 42' in t and '#|' not in t                          # tests shown, directive lines not
-    assert (tmp_path / '_docs' / 'index.html').exists() and (tmp_path / '_docs' / 'search.html').exists()
+    assert (proj / '_docs' / 'index.html').exists() and (proj / '_docs' / 'search.html').exists()
+
+
+def test_quarto_on_path_means_nbdev_docs(tmp_path):
+    "With `quarto` on PATH the build is nbdev's own nbdev_docs (a stand-in quarto records the calls), README.md kept."
+    proj = throwaway_project(tmp_path / 'proj')
+    (tmp_path / 'proj' / 'README.md').write_text('written by make readme\n')
+    bin_dir, log = tmp_path / 'bin', tmp_path / 'quarto.log'
+    bin_dir.mkdir()
+    fake = bin_dir / 'quarto'
+    fake.write_text('#!/bin/sh\necho "$@" >> "$QUARTO_LOG"\n'
+                    'case "$*" in *--no-cache*) mkdir -p _docs && echo rendered-by-quarto > _docs/index.html;;\n'
+                    '  *README.md*) mkdir -p _docs && echo quarto-readme > _docs/README.md;; esac\n')
+    fake.chmod(0o755)
+    env = {**os.environ, 'PATH': f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', 'QUARTO_LOG': str(log)}
+    b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--root', str(proj)], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
+    assert 'building the site with Sphinx' not in b.stdout and 'render --no-cache' in log.read_text()
+    test_site = (proj / '_docs' / 'index.html').read_text()
+    assert test_site == 'rendered-by-quarto\n'
+    assert (proj / 'README.md').read_text() == 'written by make readme\n'

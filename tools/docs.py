@@ -168,7 +168,14 @@ def main():
     try:
         if engine == 'quarto':
             if not shutil.which('quarto'): sys.exit('quarto is not on PATH: install it from https://quarto.org, or use --engine sphinx')
-            subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True, cwd=root)
+            # nbdev_docs also renders README.md with Quarto; this project's README is tools/readme.py's (CI checks it)
+            readme = root / 'README.md'
+            saved = readme.read_bytes() if readme.exists() else None
+            try: subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True, cwd=root)
+            finally:
+                if saved is not None and (not readme.exists() or readme.read_bytes() != saved):
+                    readme.write_bytes(saved)
+                    print('kept README.md as `make readme` writes it (nbdev_docs had rewritten it)')
             if out != root / '_docs': shutil.copytree(root / '_docs', out, dirs_exist_ok=True)
         else:
             build_sphinx(root, out, a.workers)
