@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]   # the project whose notebooks are b
 GUIDES = ['index', 'tutorial']
 
 
-def pages(root: Path = ROOT):
-    "Processed-notebook stems in sidebar order (notebooks starting with _ or . are not pages, as in nbdev)."
-    nbs = sorted(p.stem for p in (root / 'nbs').glob('*.ipynb') if p.name[0] not in '_.')
+def pages(nbs_path: Path) -> list[str]:
+    "Notebook stems in sidebar order (notebooks starting with _ or . are not pages, as in nbdev)."
+    nbs = sorted(p.stem for p in Path(nbs_path).glob('*.ipynb') if p.name[0] not in '_.')
     return [g for g in GUIDES if g in nbs] + [n for n in nbs if n not in GUIDES]
 
 
@@ -136,12 +136,11 @@ def build_sphinx(root: Path, out: Path, workers: int) -> Path:
     proc_nbs(path=str(root / cfg.nbs_path), n_workers=workers)
     if src.exists(): shutil.rmtree(src)
     src.mkdir()
-    names = []
-    for stem in pages(root):
-        names.append(to_markdown(proc / f'{stem}.ipynb', src, site))
+    order = pages(cfg.nbs_path)
+    names = [to_markdown(proc / f'{stem}.ipynb', src, site) for stem in order]
     (src / 'conf.py').write_text(CONF.format(title=cfg.title, author=cfg.author, copyright=cfg.copyright, version=cfg.version))
-    guides = [n for (n, _), s in zip(names, pages(root)) if s in GUIDES and n != 'index']
-    modules = [n for (n, _), s in zip(names, pages(root)) if s not in GUIDES]
+    guides = [n for (n, _), s in zip(names, order) if s in GUIDES and n != 'index']
+    modules = [n for (n, _), s in zip(names, order) if s not in GUIDES]
     toc = ''.join(f'\n```{{toctree}}\n:hidden:\n:caption: {cap}\n\n' + '\n'.join(items) + '\n```\n'
                   for cap, items in (('Get started', guides), ('Modules', modules)) if items)
     index = src / 'index.md'
