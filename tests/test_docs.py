@@ -1,9 +1,9 @@
 "The docs site: `make docs`'s builder (tools/docs.py) makes it without Quarto; headless Chromium renders its pages."
-import json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, subprocess, sys, tempfile, urllib.request
 from html import unescape
 from pathlib import Path
 import pytest
-from helpers import free_port
+from helpers import free_port, wait_http, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / '_docs'
@@ -17,24 +17,22 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--dis
 
 
 @pytest.fixture(scope='module')
-def site():
+def site(tmp_path_factory):
     "Build the site as `make docs` does (no quarto on PATH: the Sphinx path), serve it on loopback, yield its URL."
     env = {**os.environ, 'PATH': os.pathsep.join(p for p in os.environ['PATH'].split(os.pathsep) if not (Path(p) / 'quarto').exists())}
     b = subprocess.run([sys.executable, str(ROOT / 'tools' / 'docs.py'), '--out', str(SITE)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=900)
     assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
     assert 'building the site with Sphinx' in b.stdout
-    port = free_port()
-    srv = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1', '--directory', str(SITE)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f'http://127.0.0.1:{port}'
+    port, log = free_port(), tmp_path_factory.mktemp('site') / 'http.log'
+    with open(log, 'w') as out:
+        srv = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1', '--directory', str(SITE)],
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        for _ in range(100):
-            try: urllib.request.urlopen(url + '/index.html', timeout=2); break
-            except OSError: time.sleep(0.1)
-        yield url
+        wait_http(f'http://127.0.0.1:{port}/index.html', srv, log)
+        yield f'http://127.0.0.1:{port}'
     finally:
-        srv.terminate(); srv.wait(10)
+        stop(srv)
 
 
 def chromium(*args, timeout=120):

@@ -3,10 +3,10 @@
 All but `make test` itself (this test runs inside it). A block with a line marked "until Ctrl-C" starts a server: it
 runs until the URL it prints answers, then is stopped. ```sh blocks (the S3 and tracking-server setup) are not run
 here; tests/test_models.py runs that flow against moto's S3 server."""
-import json, os, re, signal, subprocess, threading, time, urllib.request
+import json, re, subprocess, threading, time, urllib.request
 from pathlib import Path
 import pytest
-from helpers import clean_env, rca
+from helpers import clean_env, rca, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / 'README.md').read_text(encoding='utf-8')
@@ -42,10 +42,7 @@ def serve(src: str, timeout=600):
         assert status == 200, (found[0], status)
         return found[0]
     finally:
-        try: os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError: pass
-        try: p.wait(30)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
+        stop(p)
 
 
 def test_readme_has_the_first_hour():

@@ -14,7 +14,7 @@ def logs(cli, tmp_path_factory):
     return d
 
 
-def test_embedded_store_by_default(cli, logs, tmp_path):
+def test_embedded_store_by_default(logs, tmp_path):
     p = rca(tmp_path, 'train', '--logs', logs / 'normal', '--eval', logs / 'incident', *TINY)
     assert p.returncode == 0, p.stderr
     assert 'registered lstm_model version 1' in p.stdout and 'mlflow ui --backend-store-uri sqlite:' in p.stdout
@@ -39,7 +39,7 @@ def test_embedded_store_by_default(cli, logs, tmp_path):
     assert p.returncode == 0 and 'registered lstm_model version 2' in p.stdout
 
 
-def test_no_mlflow_saves_under_models(cli, logs, tmp_path):
+def test_no_mlflow_saves_under_models(logs, tmp_path):
     p = rca(tmp_path, 'train', '--logs', logs / 'normal', '--no-mlflow', *TINY)
     assert p.returncode == 0, p.stderr
     assert not (tmp_path / 'mlflow.db').exists()
@@ -49,7 +49,7 @@ def test_no_mlflow_saves_under_models(cli, logs, tmp_path):
     assert p.returncode == 0 and (tmp_path / 'models' / 'lstm_model_v2').is_dir() and not (tmp_path / 'mlflow.db').exists()
 
 
-def test_unreachable_server_still_trains(cli, logs, tmp_path):
+def test_unreachable_server_still_trains(logs, tmp_path):
     p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY, env={'MLFLOW_TRACKING_URI': 'http://127.0.0.1:9'})
     assert p.returncode == 0, p.stderr
     warnings = [l for l in p.stderr.splitlines() if 'warning' in l]
@@ -57,7 +57,7 @@ def test_unreachable_server_still_trains(cli, logs, tmp_path):
     assert (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').exists()
 
 
-def test_train_errors_are_one_line(cli, tmp_path):
+def test_train_errors_are_one_line(tmp_path):
     p = rca(tmp_path, 'train', '--logs', tmp_path / 'nope', '--no-mlflow')
     assert p.returncode == 2 and 'no such file or directory' in p.stderr and 'Traceback' not in p.stderr
     p = rca(tmp_path, 'train', '--logs', tmp_path, '--window', '0', '--no-mlflow')
@@ -80,7 +80,7 @@ def mlflow_server(tmp_path):
         stop(proc)
 
 
-def test_tracking_server_process(cli, logs, tmp_path, mlflow_server):
+def test_tracking_server_process(logs, tmp_path, mlflow_server):
     p = rca(tmp_path, 'train', '--logs', logs / 'normal', *TINY, '--experiment', 'server-test',
                env={'MLFLOW_TRACKING_URI': mlflow_server})
     assert p.returncode == 0, p.stderr
@@ -110,7 +110,7 @@ def test_papermill_run_of_the_training_notebook(logs, tmp_path):
     assert os.environ.get('MLFLOW_TRACKING_URI') == env_before
 
 
-def test_sweep_two_by_one(cli, logs, tmp_path):
+def test_sweep_two_by_one(logs, tmp_path):
     p = rca(tmp_path, 'sweep', '--logs', logs / 'normal', '--quiet', '-p', 'lstm_units', '8', '16',
                '-p', 'epochs', '2', '-p', 'num_layers', '1', '--notebook',
                os.path.join(os.path.dirname(__file__), '..', 'nbs', '_train.ipynb'))
@@ -129,6 +129,6 @@ def test_sweep_two_by_one(cli, logs, tmp_path):
     assert db.execute("select count(*) from model_versions where name = 'lstm_model'").fetchone() == (2,)
 
 
-def test_sweep_rejects_unknown_hyperparameters(cli, logs, tmp_path):
+def test_sweep_rejects_unknown_hyperparameters(logs, tmp_path):
     p = rca(tmp_path, 'sweep', '--logs', logs / 'normal', '-p', 'colour', 'red')
     assert p.returncode == 2 and 'unknown hyperparameter colour' in p.stderr

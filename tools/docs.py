@@ -133,7 +133,7 @@ def build_sphinx(root: Path, out: Path, workers: int) -> Path:
     cfg, site = _cfg(root)
     proc, src = root / '_proc', root / '_proc_site'
     print(f'processing notebooks with nbdev (proc_nbs) into {proc}/', flush=True)
-    proc_nbs(path=str(root / cfg.nbs_path), n_workers=workers)
+    proc_nbs(path=str(cfg.nbs_path), n_workers=workers)
     if src.exists(): shutil.rmtree(src)
     src.mkdir()
     order = pages(cfg.nbs_path)
