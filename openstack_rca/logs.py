@@ -13,9 +13,10 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'FILE_PROBLEMS',
-           'REPAIR_REASONS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'project_root', 'data_dir',
-           'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'parse_bytes', 'log_files',
-           'default_cache_dir', 'parse_file', 'read_logs', 'iter_logs']
+           'REPAIR_REASONS', 'OPENSTACK_PROJECTS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError',
+           'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
+           'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir',
+           'parse_file', 'read_logs', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -44,8 +45,8 @@ HEADER_RE = re.compile(
     r'(?:(?P<source>[A-Za-z][\w.:-]*?\.log[\w.:-]*) )?'          # Loghub combined format: source file name
     r'(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?) '
     r'(?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^\s\[\]]+)'
-    r'(?: \[(?:None )?(?P<req>req-[^\s\]]+)(?: req-[^\s\]]+)*(?: (?P<user>[^\s\]]+))?(?: (?P<project>[^\s\]]+))?[^\]\n]*\]'
-    r'| \[-(?: -)*\])?'                                          # request context, if any
+    r'(?P<ctx> \[(?:None )?(?P<req>req-[^\s\]]+)(?: req-[^\s\]]+)*(?: (?P<user>[^\s\]]+))?(?: (?P<project>[^\s\]]+))?'
+    r'[^\]\n]*\]| \[-(?: -)*\])?'                                   # request context, if any
     r'(?: (?P<message>(?:\[instance: (?P<instance>[0-9a-fA-F-]{36})\])?.*))?\Z', re.S)
 TS_START_RE = re.compile(r'(?:\S+ )?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}')
 UUID = r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
@@ -106,6 +107,7 @@ class ParseReport:
     lines: int = 0
     records: int = 0
     continuation_lines: int = 0
+    folded_lines: int = 0                  # continuation lines that had their own oslo header (tracebacks)
     skipped: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
     examples: dict = field(default_factory=dict)
@@ -132,7 +134,7 @@ class ParseReport:
         return self
 
     def merge(self, other: 'ParseReport') -> 'ParseReport':
-        for k in ('files', 'empty_files', 'lines', 'records', 'continuation_lines', 'cached_files'):
+        for k in ('files', 'empty_files', 'lines', 'records', 'continuation_lines', 'folded_lines', 'cached_files'):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.skipped.update(other.skipped); self.repaired.update(other.repaired)
         for k, v in other.examples.items():
@@ -155,7 +157,9 @@ class ParseReport:
 
     def __str__(self) -> str:
         out = [f'parse report: {self.files} file(s), {self.lines} line(s) -> {self.records} record(s), '
-               f'{self.continuation_lines} continuation line(s), {self.skipped_lines} skipped'
+               f'{self.continuation_lines} continuation line(s)'
+               + (f' ({self.folded_lines} in multi-line records such as tracebacks)' if self.folded_lines else '')
+               + f', {self.skipped_lines} skipped'
                + (f', {self.cached_files} file(s) from cache' if self.cached_files else '')]
         if self.empty_files: out.append(f'  empty files: {self.empty_files}')
         for k, n in sorted(self.skipped.items()):
@@ -198,9 +202,72 @@ def read_bytes(path: Path) -> tuple[bytes, str | None]:
     data = b''.join(_blocks(Path(path), 16 << 20, problem))
     return data, (problem[0] if problem else None)
 
+# %% ../nbs/00_logs.ipynb #8cb6a75d
+_INSTANCE_PREFIX_RE = re.compile(r'\[instance: [0-9a-fA-F-]{36}\] ?')
+
+def _fold(rows: list, line_no, extra: dict) -> tuple[list, list, dict, int]:
+    "Rows, line numbers and continuation lines with context-less lines that continue the record before them joined."
+    anchor = {}                                        # row index -> the row it continues
+    for k in range(1, len(rows)):
+        if rows[k][_CTX]: continue
+        prev = anchor.get(k - 1, k - 1)
+        if rows[k][:5] == rows[prev][:5]: anchor[k] = prev   # source, timestamp, pid, level, logger
+    if not anchor: return rows, line_no, extra, 0
+    new_of, out_rows, out_lines, out_extra = {}, [], [], {}
+    for k, r in enumerate(rows):
+        if k in anchor:
+            lines = out_extra.setdefault(new_of[anchor[k]], [])
+            lines.append(_INSTANCE_PREFIX_RE.sub('', r[_MSG], count=1) if r[_MSG].startswith('[instance') else r[_MSG])
+            lines.extend(extra.get(k, ()))
+        else:
+            new_of[k] = len(out_rows); out_rows.append(r); out_lines.append(line_no[k])
+            if k in extra: out_extra[new_of[k]] = list(extra[k])
+    return out_rows, out_lines, out_extra, len(anchor)
+
+# %% ../nbs/00_logs.ipynb #84bdb64f
+OPENSTACK_PROJECTS = frozenset('nova cinder neutron glance keystone heat swift ironic placement manila octavia designate '
+                               'barbican aodh ceilometer gnocchi magnum trove sahara zaqar senlin mistral watcher'.split())
+_FRAME_RE = re.compile(r'File "([^"\n]+)", line \d+, in ([\w<>.]+)')
+_EXC_LINE_RE = re.compile(r'^(?:\[instance: [0-9a-fA-F-]{36}\] )?([A-Za-z_][\w.]*?)(?::(?: |$)|$)')
+
+def module_of(path: str) -> str | None:
+    "Dotted module of a source path: `.../site-packages/nova/db/api.py` -> `nova.db.api` (None if not a .py file)."
+    p = path.replace('\\\\', '/')
+    if not p.endswith('.py'): return None
+    for marker in ('site-packages/', 'dist-packages/'):
+        i = p.rfind(marker)
+        if i >= 0: p = p[i + len(marker):]; break
+    else:
+        parts = p.split('/')
+        i = next((i for i, x in enumerate(parts[:-1]) if x in OPENSTACK_PROJECTS), len(parts) - 1)
+        while i + 2 < len(parts) and parts[i + 1] == parts[i]: i += 1      # a checkout: /opt/stack/nova/nova/...
+        p = '/'.join(parts[i:])
+    mod = p[:-3].strip('/').replace('/', '.')
+    return mod[:-len('.__init__')] if mod.endswith('.__init__') else mod
+
+def traceback_frames(message: str) -> list[tuple[str, str]]:
+    "(module, function) of every frame of the traceback(s) in a message, outermost first."
+    if 'File "' not in message: return []
+    return [(m, f) for m, f in ((module_of(p), f) for p, f in _FRAME_RE.findall(message)) if m]
+
+def traceback_fields(message: str) -> tuple[str | None, str | None]:
+    "(exception type, innermost OpenStack frame as `module:function`) of a multi-line message; None where absent."
+    frames = traceback_frames(message)
+    own = [f'{m}:{f}' for m, f in frames if m.split('.', 1)[0] in OPENSTACK_PROJECTS]
+    exc = None
+    if 'Traceback (most recent call last)' in message:
+        lines = message.split('\n')
+        last = max((i for i, l in enumerate(lines) if 'File "' in l), default=lines.index(next(
+            l for l in lines if 'Traceback (most recent call last)' in l)))
+        for l in lines[last + 1:]:
+            if not l.strip() or l.startswith(' '): continue
+            m = _EXC_LINE_RE.match(l.strip())
+            if m and m.group(1) not in ('Traceback', 'During', 'The'): exc = m.group(1).rsplit('.', 1)[-1]; break
+    return exc, (own[-1] if own else None)
+
 # %% ../nbs/00_logs.ipynb #11477127
 COLUMNS = ['file', 'line', 'timestamp', 'service', 'source', 'pid', 'level', 'component',
-           'request_id', 'user_id', 'project_id', 'instance_id', 'message']
+           'request_id', 'user_id', 'project_id', 'instance_id', 'message', 'exception', 'frame']
 _PRINTABLE = bytes(range(32, 127)) + b'\t'
 _HIGH = bytes(range(128, 256))
 MAX_LINE_BYTES = 64 * 1024
@@ -248,12 +315,14 @@ def _scan(text: str, n: int) -> tuple[list[tuple], list[str] | None, list[int]]:
     lines = None
     if len(rows) != n:                                 # an odd line break (\v, \x1c, ...): go line by line
         lines = text.split('\n')
-        rows = [m.groups() if m else ('',) * 10 for m in map(HEADER_RE.match, lines)]
+        rows = [m.groups() if m else ('',) * len(_GROUPS) for m in map(HEADER_RE.match, lines)]
     misses = [i for i, r in enumerate(rows) if not r[1]]
     if misses and lines is None: lines = text.split('\n')
     return rows, lines, misses
 
-_GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'request_id', 'user_id', 'project_id', 'message', 'instance_id']
+_GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'ctx', 'request_id', 'user_id', 'project_id', 'message',
+           'instance_id']
+_MSG, _CTX = _GROUPS.index('message'), _GROUPS.index('ctx')
 
 def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
                 first_line: int = 1, more_records: bool = False) -> tuple[pd.DataFrame, ParseReport]:
@@ -266,7 +335,7 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
     try:
         rows, lines, misses = _scan(text, rep.lines)
         if binary is None and len(text) > max_line_bytes and (
-                max((len(r[8] or '') for r in rows), default=0) > max_line_bytes - 64 or
+                max((len(r[_MSG] or '') for r in rows), default=0) > max_line_bytes - 64 or
                 any(len(lines[i]) > max_line_bytes for i in misses)):
             text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, fast=False, first_line=first_line)
             rows, lines, misses = _scan(text, rep.lines)
@@ -284,13 +353,15 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
             line_no = [i + first_line for i in range(len(rows)) if i not in miss]
             rows = [r for r in rows if r[1]]
         else: line_no = range(first_line, len(rows) + first_line)
-        rep.records = len(rows)
+        rows, line_no, extra, folded = _fold(rows, line_no, extra)
+        rep.records, rep.continuation_lines, rep.folded_lines = len(rows), rep.continuation_lines + folded, folded
         if not rows and not more_records and rep.skipped.get('no_record_yet'):   # no oslo.log at all: say so
             rep.skipped['unknown_format'] += rep.skipped.pop('no_record_yet')
             rep.examples['unknown_format'] = rep.examples.pop('no_record_yet')
         c = pd.DataFrame.from_records(rows, columns=_GROUPS, nrows=len(rows))   # one C-level transpose
         msg = c['message'].tolist()
         for rec, more in extra.items(): msg[rec] = '\n'.join([msg[rec], *more])
+        exc, frame = zip(*[traceback_fields(m) if '\n' in m else (None, None) for m in msg]) if msg else ((), ())
     finally:
         if gc_was_on: gc.enable()
     service = service or service_of(file)
@@ -301,7 +372,8 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
         file=file, line=np.asarray(line_no, dtype='int64'), timestamp=c['timestamp'],
         service=src.map({s: service_of(s) if s else service for s in src.unique()}) if len(c) else [],
         source=src.where(src != '', Path(file).name), pid=c['pid'], level=c['level'], component=c['component'], **ids,
-        instance_id=[i or (instance_of(m) if 'nstance' in m else None) for i, m in zip(inst, msg)], message=msg)), rep.check()
+        instance_id=[i or (instance_of(m) if 'nstance' in m else None) for i, m in zip(inst, msg)], message=msg,
+        exception=list(exc), frame=list(frame))), rep.check()
 
 def _frame(cols: dict) -> pd.DataFrame:
     "Records in `COLUMNS` order, built once, with typed timestamp, line and pid columns."
@@ -329,7 +401,7 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
     return files, ignored
 
 # %% ../nbs/00_logs.ipynb #92fd6d02
-PARSER_VERSION = '1'
+PARSER_VERSION = '2'
 
 def default_cache_dir() -> Path:
     "Where parsed files are cached: `$OPENSTACK_RCA_CACHE` or `~/.cache/openstack-rca`."
@@ -396,14 +468,22 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
 
 # %% ../nbs/00_logs.ipynb #4344021d
 def _record_cut(data: bytes, max_line_bytes: int = MAX_LINE_BYTES, tries: int = 2000) -> int:
-    "Offset just after the last newline followed by a line that parses as a record; 0 if none in the last `tries` lines."
-    end = len(data)
+    """Offset just after the last newline followed by a line that starts a record (a header that is not a folded
+    continuation of the header before it, see `_fold`); 0 if none in the last `tries` lines. A last line without
+    its newline may be cut short (a logger name, say), so it is never looked at."""
+    end, pending = data.rfind(b'\n'), None           # pending: (offset, key) of a context-less header line
+    if end < 0: return 0
     for _ in range(tries):
         nl = data.rfind(b'\n', 0, end)
         if nl < 0: return 0
         stop = data.find(b'\n', nl + 1)
         line = _decode_line(data[nl + 1:stop if stop >= 0 else len(data)], max_line_bytes)[0]   # as parse_bytes sees it
-        if HEADER_RE.match(line): return nl + 1
+        m = HEADER_RE.match(line)
+        if m:
+            key = m.group('source', 'ts', 'pid', 'level', 'component')
+            if pending and key != pending[1]: return pending[0]
+            if m.group('ctx'): return nl + 1
+            pending = (nl + 1, key)
         end = nl
     return 0
 
