@@ -316,8 +316,12 @@ def cmd_analyze(a) -> int:
 def cmd_evaluate(a) -> int:
     from openstack_rca.evaluate import evaluate
     scorer = None if a.fast else _analysis_model(a)
-    r = evaluate(a.scenarios, a.seed, scorer, a.data, progress=not a.quiet)
+    r = evaluate(a.scenarios, a.seed, scorer, a.data, progress=not a.quiet, split=a.split)
     if a.json: print(json.dumps(r, indent=1, default=str)); return 0
+    if 'table' in r:                                   # real cases (truth.json): analyze and the first-ERROR baseline
+        print(pd.DataFrame(r['cases'])[['case', 'split', 'services', 'predicted', 'rank', 'baseline_rank', 'seconds']].to_string(index=False))
+        print(pd.DataFrame(r['table']).to_string(index=False))
+        return 0
     df = pd.DataFrame(r['incidents'])
     print(df.to_string(index=False))
     print(json.dumps(r['summary'], indent=1))
@@ -351,7 +355,10 @@ def _analyze_parser(sub):
                                    'score the ranking against the labels: category accuracy, MRR and Hit@1/Hit@3 of the first true root cause.')
     s.add_argument('--scenarios', type=int, default=16, help='simulated incidents, categories in turn (default 16)')
     s.add_argument('--seed', type=int, default=1000, help='seed of the first scenario (default 1000)')
-    s.add_argument('--data', help='evaluate on folders holding labels.json instead of simulating')
+    s.add_argument('--data', nargs='+', metavar='PATH', help='evaluate on real cases (folders holding truth.json: service Hit@k, MRR and component '
+                                  'Hit@3 next to the first-ERROR baseline) or folders holding labels.json, instead of simulating')
+    s.add_argument('--split', default='all', choices=['all', 'dev', 'holdout'],
+                   help='with truth.json cases: all, or the dev / held-out part (a third, by a hash of the case name)')
     s.add_argument('--fast', action='store_true', help='fast mode (no model)')
     s.add_argument('--model', metavar='REF', help='full mode: model version (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model'); s.add_argument('--models-dir', default='models')

@@ -4,15 +4,16 @@
 
 # %% ../nbs/11_evaluate.ipynb #661cdea7
 from __future__ import annotations
-import json, re, tempfile, time
+import hashlib, json, re, tempfile, time
 from pathlib import Path
 import pandas as pd
-from .logs import RCAError
+from .logs import RCAError, traceback_frames
 from .simulate import simulate, CATEGORIES, LABELS
 from .rca import analyze
 
 # %% auto #0
-__all__ = ['template_regex', 'first_hit', 'labelled_cases', 'simulated_cases', 'evaluate_cases', 'evaluate']
+__all__ = ['TRUTH', 'template_regex', 'first_hit', 'labelled_cases', 'simulated_cases', 'fault_cases', 'case_split',
+           'first_error', 'service_rank', 'component_hit', 'evaluate_fault_cases', 'evaluate_cases', 'evaluate']
 
 # %% ../nbs/11_evaluate.ipynb #ecfd16b4
 def template_regex(template: str) -> re.Pattern:
@@ -48,6 +49,82 @@ def simulated_cases(out, n: int = 16, seed: int = 1000, minutes: float = 20, dis
         cases.append(d)
     return cases
 
+# %% ../nbs/11_evaluate.ipynb #9e4d485c
+TRUTH = 'truth.json'
+
+def fault_cases(data) -> list[Path]:
+    "Folders under `data` (or `data` itself) that hold a truth.json."
+    data = Path(data)
+    if not data.exists(): raise RCAError(f'{data}: no such file or directory')
+    return [data] if (data / TRUTH).is_file() else sorted(p.parent for p in data.rglob(TRUTH))
+
+def case_split(name: str, holdout: float = 1 / 3) -> str:
+    "'holdout' for about `holdout` of the case names (by sha256), else 'dev'."
+    return 'holdout' if int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 2 ** 32 < holdout else 'dev'
+
+def first_error(records: pd.DataFrame) -> list[dict]:
+    "The baseline's answer: ERROR/CRITICAL records in time order (service, component, message)."
+    e = records[records['level'].isin(['ERROR', 'CRITICAL'])].sort_values(['timestamp', 'file', 'line'], kind='stable')
+    return [{'service': s, 'component': c, 'message': m} for s, c, m in zip(e['service'], e['component'], e['message'])]
+
+def service_rank(services: list[str], truth: list[str]) -> int | None:
+    "1-based rank of the first right service among the distinct services in order, else None."
+    for i, s in enumerate(dict.fromkeys(services)):
+        if s in truth: return i + 1
+    return None
+
+def component_hit(cited: list[dict], component: str | None, k: int = 3) -> bool:
+    "The truth's module is the logger of one of the first `k` cited records or a frame of its traceback."
+    if not component: return False
+    return any(c.get('component') == component or component in {m for m, _ in traceback_frames(c.get('message') or '')}
+               for c in cited[:k])
+
+# %% ../nbs/11_evaluate.ipynb #3f35b5f8
+def _ranked_services(report) -> list[str]:
+    sus = getattr(report, 'suspects', None)
+    return [s['service'] for s in sus] if sus else [r.get('fault_service', r['service']) for r in report.root_causes]
+
+def _figures(df: pd.DataFrame, col: str, comp: str, none: str) -> dict:
+    rr = df[col].map(lambda r: 1.0 / r if r == r and r else 0.0)        # a miss (None/NaN) scores 0
+    return {'cases': int(len(df)), 'hit@1': round(float((df[col] == 1).mean()), 4),
+            'hit@3': round(float((df[col].fillna(99) <= 3).mean()), 4), 'mrr': round(float(rr.mean()), 4),
+            'component_hit@3': round(float(df[comp].mean()), 4), 'no_cause': round(float(df[none].mean()), 4)}
+
+def evaluate_fault_cases(cases, scorer=None, top: int = 10, split: str = 'all', progress: bool = False) -> dict:
+    "Analyze every real case (truth.json) and score `analyze` and the first-ERROR baseline side by side."
+    from tqdm.auto import tqdm
+    from openstack_rca.logs import read_logs
+    from openstack_rca.rca import analyze_records
+    if split not in ('all', 'dev', 'holdout'): raise RCAError("--split must be all, dev or holdout")
+    cases = [Path(c) for c in cases if split == 'all' or case_split(Path(c).name) == split]
+    if not cases: raise RCAError(f'no {TRUTH} cases to evaluate (split {split})')
+    rows = []
+    for case in tqdm(cases, desc='evaluate', disable=not progress):
+        truth = json.loads((case / TRUTH).read_text())
+        logs = case / 'logs' if (case / 'logs').is_dir() else case
+        t = time.perf_counter()
+        records, _ = read_logs(logs, progress=False)
+        rep = analyze_records(records, truth['issue'], [logs], scorer, top)
+        seconds = time.perf_counter() - t
+        base = first_error(records)
+        rows.append({'case': case.name, 'subsystem': (truth.get('source') or {}).get('subsystem', ''),
+                     'split': case_split(case.name), 'services': ','.join(truth['services']),
+                     'predicted': ','.join(_ranked_services(rep)[:3]), 'rank': service_rank(_ranked_services(rep), truth['services']),
+                     'component': component_hit(rep.root_causes, truth.get('component')), 'no_cause': not rep.root_causes,
+                     'baseline_rank': service_rank([b['service'] for b in base], truth['services']),
+                     'baseline_component': component_hit(base, truth.get('component')), 'baseline_no_cause': not base,
+                     'seconds': round(seconds, 3)})
+    df = pd.DataFrame(rows)
+    table = []
+    for name, g in [*df.groupby('subsystem'), ('all', df)]:
+        for method, cols in (('analyze', ('rank', 'component', 'no_cause')),
+                             ('first ERROR', ('baseline_rank', 'baseline_component', 'baseline_no_cause'))):
+            table.append({'subsystem': name, 'method': method, **_figures(g, *cols),
+                          'seconds_per_case': round(float(g['seconds'].median()), 3) if method == 'analyze' else None})
+    summary = {'mode': 'full' if scorer is not None else 'fast', 'split': split, 'cases': len(df),
+               **{k: v for k, v in table[-2].items() if k not in ('subsystem', 'method')}}
+    return {'summary': summary, 'table': table, 'cases': df.astype(object).where(df.notna(), None).to_dict('records')}
+
 # %% ../nbs/11_evaluate.ipynb #3de33152
 def evaluate_cases(cases, scorer=None, top: int = 10, progress: bool = False) -> dict:
     "Analyze every incident of every case; per-incident rows and the summary metrics."
@@ -70,8 +147,13 @@ def evaluate_cases(cases, scorer=None, top: int = 10, progress: bool = False) ->
                'seconds_per_incident': round(float(df['seconds'].mean()), 3)}
     return {'summary': summary, 'incidents': df.astype(object).where(df.notna(), None).to_dict('records')}
 
-def evaluate(scenarios: int = 16, seed: int = 1000, scorer=None, data=None, minutes: float = 20, distractors: int = 3, progress: bool = False) -> dict:
-    "Evaluate on `data` (labelled folders) or on `scenarios` freshly simulated incidents."
-    if data is not None: return evaluate_cases(labelled_cases(data), scorer, progress=progress)
+def evaluate(scenarios: int = 16, seed: int = 1000, scorer=None, data=None, minutes: float = 20, distractors: int = 3,
+             progress: bool = False, split: str = 'all') -> dict:
+    "Evaluate on `data` (real cases with truth.json, or labelled folders) or on `scenarios` freshly simulated incidents."
+    if data is not None:                               # one folder or several
+        found = [c for d in (data if isinstance(data, (list, tuple)) else [data]) for c in fault_cases(d)]
+        if found: return evaluate_fault_cases(found, scorer, split=split, progress=progress)
+        return evaluate_cases([c for d in (data if isinstance(data, (list, tuple)) else [data]) for c in labelled_cases(d)],
+                              scorer, progress=progress)
     with tempfile.TemporaryDirectory() as d:
         return evaluate_cases(simulated_cases(d, scenarios, seed, minutes, distractors), scorer, progress=progress)
