@@ -300,7 +300,7 @@ def cmd_analyze(a) -> int:
     if a.format in ('markdown', 'html') and not a.out: raise RCAError(f'--format {a.format} embeds a plot: give --out FILE')
     scorer = None if a.fast else _analysis_model(a)
     since, until = (pd.Timestamp(x) if x else None for x in (a.since, a.until))
-    report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until)
+    report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until, baseline=a.baseline, tz=a.tz)
     text = render(report, a.format)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -346,6 +346,11 @@ def _analyze_parser(sub):
     s.add_argument('--since', type=_timestamp, metavar='TS', help='only records at or after this time')
     s.add_argument('--until', type=_timestamp, metavar='TS', help='only records at or before this time')
     s.add_argument('--top', type=int, default=5, help='root causes to report (default 5)')
+    s.add_argument('--baseline', metavar='PATH', help='what normal looks like: healthy logs of this cloud (file or folder), '
+                   'a baseline.json, or a model folder holding one (full mode uses its model\'s by default)')
+    s.add_argument('--tz', metavar='SPEC', help='local time zone of the logs: ZONE (Europe/Rome, +02:00) and/or '
+                   'SERVICE_PATTERN=ZONE items, comma-separated (nova-*=+02:00,cinder-*=-04:00); times become UTC. '
+                   'A negative offset needs the = form: --tz=-04:00')
     s.add_argument('--no-mlflow', action='store_true', help='do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
     s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
     s.set_defaults(func=cmd_analyze)

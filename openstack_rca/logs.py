@@ -16,7 +16,7 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE',
            'REPAIR_REASONS', 'OPENSTACK_PROJECTS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError',
            'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
            'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir',
-           'parse_file', 'read_logs', 'iter_logs']
+           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -465,6 +465,47 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     frames = [f for f in frames if len(f)]
     records = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return records, report
+
+# %% ../nbs/00_logs.ipynb #fafdebd7
+_OFFSET_RE = re.compile(r'^([+-])(\d{1,2})(?::?(\d{2}))?$')
+
+def _zone(z: str):
+    "A tz for pandas: an IANA name or a fixed `+HH:MM` offset; a clear error otherwise."
+    m = _OFFSET_RE.match(z.strip())
+    if m:
+        import datetime as dt
+        sign, h, mnt = m.group(1), int(m.group(2)), int(m.group(3) or 0)
+        if h > 14 or mnt > 59: raise RCAError(f'--tz {z!r}: an offset is at most +-14:00')
+        return dt.timezone((1 if sign == '+' else -1) * dt.timedelta(hours=h, minutes=mnt))
+    try:
+        from zoneinfo import ZoneInfo
+        return ZoneInfo(z.strip())
+    except Exception:
+        raise RCAError(f'--tz {z!r}: not a time zone (use a name like Europe/Rome, or an offset like +02:00)') from None
+
+def parse_tz(spec: str) -> list[tuple[str, object]]:
+    "`--tz` as (service pattern, zone) pairs; a bare zone is pattern `*`."
+    out = []
+    for item in [x for x in (spec or '').split(',') if x.strip()]:
+        pat, _, z = item.rpartition('=') if '=' in item else ('*', '', item)
+        out.append((pat.strip() or '*', _zone(z)))
+    if not out: raise RCAError('--tz is empty: give a zone (Europe/Rome, +02:00) or SERVICE_PATTERN=ZONE items')
+    return out
+
+def localize(records: pd.DataFrame, spec: str) -> tuple[pd.DataFrame, int]:
+    "Records with timestamps converted from local time (per `spec`, see `parse_tz`) to naive UTC; and how many became NaT."
+    import fnmatch
+    rules, out = parse_tz(spec), records.copy()
+    services = out['service'].astype(str)
+    done = pd.Series(False, index=out.index)
+    for pat, zone in rules:
+        sel = services.map(lambda s: fnmatch.fnmatchcase(s, pat)).astype(bool) & ~done
+        if sel.any():
+            ts = out.loc[sel, 'timestamp'].dt.tz_localize(zone, ambiguous='NaT', nonexistent='NaT')
+            out.loc[sel, 'timestamp'] = ts.dt.tz_convert('UTC').dt.tz_localize(None)
+        done |= sel
+    lost = int(out['timestamp'].isna().sum() - records['timestamp'].isna().sum())
+    return out, lost
 
 # %% ../nbs/00_logs.ipynb #4344021d
 def _record_cut(data: bytes, max_line_bytes: int = MAX_LINE_BYTES, tries: int = 2000) -> int:

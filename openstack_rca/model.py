@@ -158,13 +158,15 @@ SCORER_FORMAT = 'openstack-rca/deeplog-scorer'
 
 @dataclass
 class DeepLogScorer:
-    "Miner + vocabulary + session mode + config + threshold + Keras model: scores records in one call."
+    """Miner + vocabulary + session mode + config + threshold + Keras model: scores records in one call. `baseline`
+    (an `rca.Baseline`: template counts of the training logs) is what fast and full analysis call normal."""
     model: keras.Model
     vocab: Vocabulary
     config: ModelConfig
     miner: TemplateMiner | None = None
     by: str = 'auto'
     threshold: float = MAX_SURPRISE       # surprise limit of the verdict (calibrated on normal data)
+    baseline: object = None               # rca.Baseline of the training logs (JSON), or None
 
     def score_records(self, records: pd.DataFrame, batch_size: int = 8192) -> pd.DataFrame:
         """Records with `session`, `surprise` and `anomalous` (outside the top-g, beyond the surprise limit, or unseen)
@@ -194,6 +196,7 @@ class DeepLogScorer:
         if include_model: self.model.save(path / 'model.keras')
         (path / 'vocabulary.json').write_text(json.dumps(self.vocab.to_dict()))
         if self.miner is not None: self.miner.save(path / 'templates.json')
+        if self.baseline is not None: self.baseline.save(path / 'baseline.json')
         meta = {'format': SCORER_FORMAT, 'version': 1, 'by': self.by, 'threshold': self.threshold,
                 'config': self.config.to_dict(), 'has_miner': self.miner is not None}
         (path / 'scorer.json').write_text(json.dumps(meta, indent=1))
@@ -209,7 +212,9 @@ class DeepLogScorer:
         model = model if model is not None else _tf()[0].saving.load_model(path / 'model.keras', compile=False)
         vocab = Vocabulary.from_dict(json.loads((path / 'vocabulary.json').read_text()))
         miner = TemplateMiner.load(path / 'templates.json') if meta.get('has_miner') else None
-        return cls(model, vocab, ModelConfig.from_dict(meta['config']), miner, meta['by'], float(meta['threshold']))
+        from openstack_rca.rca import Baseline                    # rca is above this module; JSON only, never pickle
+        baseline = Baseline.load(path / 'baseline.json') if (path / 'baseline.json').is_file() else None
+        return cls(model, vocab, ModelConfig.from_dict(meta['config']), miner, meta['by'], float(meta['threshold']), baseline)
 
 # %% ../nbs/04_model.ipynb #c290ca93
 def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 'auto', miner: TemplateMiner | None = None,
@@ -224,7 +229,9 @@ def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 
     model, hist = fit_model(X, y, len(vocab), cfg, callbacks, verbose)
     surprise, rank = score_windows(model, X, y)
     if not cfg.top_g: cfg = ModelConfig.from_dict({**cfg.to_dict(), 'top_g': calibrate_top_g(rank, cfg.coverage)})
-    return DeepLogScorer(model, vocab, cfg, miner, by, calibrate_surprise(surprise, cfg.coverage)), hist
+    from openstack_rca.rca import Baseline
+    return DeepLogScorer(model, vocab, cfg, miner, by, calibrate_surprise(surprise, cfg.coverage),
+                         Baseline.from_records(records, 'training logs')), hist
 
 # %% ../nbs/04_model.ipynb #095ade65
 def read_graphlog(data) -> tuple[list[list[int]], list[list[int]]]:

@@ -4,20 +4,22 @@
 
 # %% ../nbs/09_rca.ipynb #2469aad5
 from __future__ import annotations
-import math, re, time
+import json, math, re, time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .logs import RCAError, read_logs
-from .templates import mine_templates
+from .logs import RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS
+from .templates import mine_templates, mask, UNSEEN_ID
 from .simulate import CATEGORIES
 
 # %% auto #0
-__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'W_REL', 'W_POS', 'ANOMALY_MIN', 'MIN_SCORE', 'RECOMMENDATIONS',
-           'ROOT_CAUSE_KEYS', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'rarity', 'chains', 'suspicion',
-           'score_records', 'categorize', 'Report', 'analyze_records', 'analyze']
+__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'W_REL', 'W_ANCHOR',
+           'DEMOTE', 'NEAR', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS', 'PY_DEFECTS', 'FIT_MAX_UNSEEN',
+           'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline', 'novelty', 'record_ids', 'chains',
+           'service_of_module', 'fault_service', 'issue_evidence', 'score_records', 'categorize', 'Report', 'is_defect',
+           'defect_recommendations', 'analyze_records', 'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
@@ -75,67 +77,172 @@ def relevance(docs: list[str], issue: str) -> np.ndarray:
     s = bm25([words(d) for d in docs], expand_query(issue))
     return s / s.max() if len(s) and s.max() > 0 else s
 
-# %% ../nbs/09_rca.ipynb #1dc4cba8
-LEVEL_SEVERITY = {'CRITICAL': 1.0, 'ERROR': 0.9, 'WARNING': 0.6, 'INFO': 0.1, 'DEBUG': 0.0, 'TRACE': 0.0, 'AUDIT': 0.1}
-_FAILURE = re.compile(r'\b(?:fail\w*|error\w*|exception|traceback|timed? ?out|timeout|unreachable|refused|denied|unauthori[sz]ed|'
-                      r'insufficient|not found|could not|cannot|unable|lost|gone away|disconnected|no valid|removed all|invalid|'
-                      r'mismatch|expired|forbidden|broken|dead|down|reset|not responding|unavailable)\b', re.I)
+# %% ../nbs/09_rca.ipynb #0f394976
+LEVEL_SEVERITY = {'CRITICAL': 1.0, 'ERROR': 0.9, 'WARNING': 0.4, 'INFO': 0.05, 'AUDIT': 0.05, 'DEBUG': 0.0, 'TRACE': 0.0}
+_FAILURE = re.compile(r'\b(?:fail\w*|error\w*|exception|traceback|timed? ?out|timeout|unreachable|refused|denied|'
+                      r'unauthori[sz]ed|insufficient|could not|cannot|unable|lost|gone away|disconnected|no valid|'
+                      r'removed all|invalid|mismatch|expired|forbidden|broken|dead|down|reset|not responding|'
+                      r'unavailable)\b', re.I)
+_ROUTINE = re.compile(r'deprecat|will be removed|is not recommended|backwards? compatib', re.I)
+_CLIENT = re.compile(r'NotFound\b|Could not find|\b40[134]\b')
 _STATUS = re.compile(r'(?:status:? |HTTP/1\.[01]" )([1-5]\d\d)\b')
 
-def severity(levels: pd.Series, messages: pd.Series, templates: pd.Series | None = None) -> np.ndarray:
-    """Per record in [0, 1]: the level's weight; a failure in the message raises INFO to 0.5 and WARNING to 0.75; a 5xx status gives 0.6,
-    a 4xx 0.4. With `templates`, failures are looked for once per template instead of once per record (the words survive masking)."""
-    s = levels.map(LEVEL_SEVERITY).fillna(0.1).to_numpy(float)
-    if templates is not None:
-        uniq = pd.Series(templates.unique())
-        fail = templates.map(dict(zip(uniq, uniq.str.contains(_FAILURE, regex=True)))).to_numpy(bool)
-    else: fail = messages.str.contains(_FAILURE, regex=True).to_numpy()
-    status = pd.to_numeric(messages.str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
-    s = np.where(fail, np.where(s >= 0.6, np.maximum(s, 0.75), np.maximum(s, 0.5)), s)
-    s = np.where(status >= 500, np.maximum(s, 0.6), np.where((status >= 400) & (status < 500), np.maximum(s, 0.4), s))
+def severity(df: pd.DataFrame) -> np.ndarray:
+    "Per record in [0, 1], from its level, traceback (`exception`), failure words, HTTP status and routine phrases."
+    lv = df['level'].map(LEVEL_SEVERITY).fillna(0.05).to_numpy(float)
+    tmpl = df['template'] if 'template' in df else df['message'].str.split('\n', n=1).str[0]
+    uniq = pd.Series(tmpl.unique())
+    look = lambda rx: tmpl.map(dict(zip(uniq, uniq.str.contains(rx, regex=True)))).to_numpy(bool)
+    fail, routine, client = look(_FAILURE), look(_ROUTINE), look(_CLIENT)
+    exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
+    status = pd.to_numeric(df['message'].str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
+    s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where((lv == 0.4) & fail, 0.6, lv))
+    s = np.where(status >= 500, np.maximum(s, 0.5), s)
+    s = np.where(exc, np.where(lv >= 0.9, 1.0, np.where(lv >= 0.5, np.maximum(s, 0.65), np.maximum(s, 0.4 * (lv > 0)))), s)
+    s = np.where((lv == 0.4) & routine, s * 0.3, s)                     # deprecation warnings
+    s = np.where((lv < 0.9) & client & ~exc, s * 0.5, s)                 # a client asked for something that is not there
     return s
 
-def rarity(template_ids) -> np.ndarray:
-    "1 / (1 + ln(count of the record's template in the input))."
-    ids = pd.Series(template_ids)
-    return (1.0 / (1.0 + np.log(ids.map(ids.value_counts()).to_numpy(float))))
+# %% ../nbs/09_rca.ipynb #24b189bc
+def _key(df: pd.DataFrame) -> pd.Series:
+    "The baseline key of each record: service, level and the masked first line of its message."
+    first = df['message'].str.split('\n', n=1).str[0]
+    uniq = pd.Series(first.unique())
+    masked = first.map(dict(zip(uniq, uniq.map(mask))))
+    return df['service'].astype(str) + '|' + df['level'].astype(str) + '|' + masked
 
-# %% ../nbs/09_rca.ipynb #2f03b2d2
-def chains(records: pd.DataFrame) -> np.ndarray:
-    "Chain number per record (-1 for records with no request and no instance id)."
-    parent: dict[str, str] = {}
+@dataclass
+class Baseline:
+    "Counts of (service, level, masked template) in healthy logs: what normal looks like, as JSON (never pickle)."
+    counts: dict
+    records: int
+    services: dict                                      # service -> records in the healthy period
+    source: str = ''
+    FORMAT = 'openstack-rca/baseline'
+
+    @classmethod
+    def from_records(cls, records: pd.DataFrame, source: str = '') -> 'Baseline':
+        return cls(_key(records).value_counts().to_dict(), len(records), records['service'].value_counts().to_dict(),
+                   str(source))
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps({'format': self.FORMAT, 'version': 1, 'records': self.records,
+                                    'services': self.services, 'source': self.source, 'counts': self.counts}))
+        return path
+
+    @classmethod
+    def load(cls, path) -> 'Baseline':
+        try: d = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e: raise RCAError(f'cannot read baseline {path}: {e}') from None
+        if not isinstance(d, dict) or d.get('format') != cls.FORMAT: raise RCAError(f'{path} is not an openstack-rca baseline')
+        return cls(d['counts'], int(d['records']), d['services'], d.get('source', ''))
+
+    def novelty(self, df: pd.DataFrame) -> np.ndarray:
+        "1 for what the healthy period never wrote, 0.2 for what it did (0.6 when at least 10x as frequent now)."
+        key = _key(df)
+        seen = key.map(self.counts).fillna(0).to_numpy(float)
+        n_now = key.map(key.value_counts()).to_numpy(float)
+        svc_now = df['service'].map(df['service'].value_counts()).to_numpy(float)
+        svc_then = df['service'].map(self.services).fillna(0).to_numpy(float)
+        ratio = (n_now / np.maximum(svc_now, 1)) / np.maximum(seen / np.maximum(svc_then, 1), 1e-12)
+        return np.where(seen > 0, np.where(ratio >= 10, 0.6, 0.2), 1.0)
+
+def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None) -> np.ndarray:
+    "Per record: the baseline's novelty, or without one, recurrence in the input for warnings and lower."
+    if baseline is not None: return baseline.novelty(df)
+    n = df['template_id'].map(df['template_id'].value_counts()).to_numpy(float)
+    return np.where(sev >= 0.9, 1.0, 1 / (1 + 0.3 * np.log(n)))
+
+# %% ../nbs/09_rca.ipynb #4c70f8d6
+_ID_RE = re.compile(r'(?:req-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
+
+def record_ids(df: pd.DataFrame) -> list[set]:
+    "The ids of every record: its request id and every UUID (or req-UUID) in its message's first 4000 characters."
+    return [set(x.lower() for x in _ID_RE.findall(m[:4000])) | ({r.lower()} if isinstance(r, str) else set())
+            for r, m in zip(df['request_id'].tolist(), df['message'].tolist())]
+
+def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
+           hub: float = 0.25) -> np.ndarray:
+    "Incident graph number of every record (records linked by a shared id within `bound`); ids in > `hub` of records link nothing."
+    ids = record_ids(df) if ids is None else ids
+    n = len(df); parent = list(range(n))
     def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]; x = parent[x]
+        while parent[x] != x: parent[x] = parent[parent[x]]; x = parent[x]
         return x
-    req, inst = records['request_id'].to_numpy(object), records['instance_id'].to_numpy(object)
-    for r, i in zip(req, inst):
-        if isinstance(r, str) and r and isinstance(i, str) and i: parent[find('r' + r)] = find('i' + i)
-    keys = [('r' + r) if isinstance(r, str) and r else ('i' + i) if isinstance(i, str) and i else None for r, i in zip(req, inst)]
-    roots = [find(k) if k else None for k in keys]
-    codes = {k: n for n, k in enumerate(dict.fromkeys(r for r in roots if r))}
-    return np.array([codes[r] if r else -1 for r in roots], dtype=np.int64)
+    ts = df['timestamp'].to_numpy()
+    by: dict[str, list[int]] = {}
+    for i, s in enumerate(ids):
+        for x in s: by.setdefault(x, []).append(i)
+    for rows in by.values():
+        if len(rows) < 2 or len(rows) > max(50, hub * n): continue
+        rows.sort(key=lambda i: ts[i])
+        for a, b in zip(rows, rows[1:]):
+            if not (ts[b] - ts[a] > bound): parent[find(a)] = find(b)
+    roots = [find(i) for i in range(n)]
+    codes = {r: k for k, r in enumerate(dict.fromkeys(roots))}
+    return np.array([codes[r] for r in roots], dtype=np.int64)
 
-# %% ../nbs/09_rca.ipynb #3e9e37a4
-def suspicion(chain: np.ndarray, template_ids: np.ndarray, sev: np.ndarray, fail_at: float = 0.5) -> np.ndarray:
-    "Ochiai score per record of its template over failing vs passing chains (0 for chainless records)."
-    df = pd.DataFrame({'c': chain, 't': template_ids, 's': sev})[chain >= 0]
-    if df.empty: return np.zeros(len(chain))
-    failing = set(df.loc[df.s >= fail_at, 'c'])
-    pairs = df[['c', 't']].drop_duplicates()
-    pairs['f'] = pairs.c.isin(failing)
-    ef = pairs[pairs.f].groupby('t').size()
-    ep = pairs[~pairs.f].groupby('t').size()
-    nfail = len(failing)
-    t = pd.DataFrame({'ef': ef, 'ep': ep}).fillna(0)
-    och = (t.ef / np.sqrt(nfail * (t.ef + t.ep))).where(t.ef > 0, 0.0) if nfail else t.ef * 0
-    out = pd.Series(template_ids).map(och).fillna(0).to_numpy(float)
-    return np.where(chain >= 0, out, 0.0)
+# %% ../nbs/09_rca.ipynb #14cdce74
+MODULE_SERVICES = [
+    ('nova.conductor', 'nova-conductor'), ('nova.scheduler', 'nova-scheduler'), ('nova.compute', 'nova-compute'),
+    ('nova.virt', 'nova-compute'), ('nova.api', 'nova-api'), ('nova.network', 'nova-compute'),
+    ('cinder.volume', 'cinder-volume'), ('cinder.scheduler', 'cinder-scheduler'), ('cinder.backup', 'cinder-backup'),
+    ('cinder.api', 'cinder-api'), ('neutron.plugins.ml2.drivers.openvswitch.agent', 'neutron-openvswitch-agent'),
+    ('neutron.agent.l3', 'neutron-l3-agent'), ('neutron.agent.dhcp', 'neutron-dhcp-agent'),
+    ('neutron.agent.metadata', 'neutron-metadata-agent'), ('neutron.services.metering.agents', 'neutron-metering-agent'),
+    ('neutron', 'neutron-server'), ('glance', 'glance-api'), ('keystone', 'keystone'), ('heat.engine', 'heat-engine')]
+_RPC_SERVER = ('oslo_messaging.rpc.server', 'oslo_messaging.rpc.dispatcher')
+_RPC_CLIENT = ('oslo_messaging.rpc.client', 'oslo_messaging._drivers', 'oslo_messaging.transport')
 
-# %% ../nbs/09_rca.ipynb #7d646627
-W_REL, W_POS = 0.75, 0.7
+def service_of_module(module: str) -> str | None:
+    "The OpenStack service that runs `module` (the most specific prefix of `MODULE_SERVICES`), or None."
+    for prefix, svc in MODULE_SERVICES:
+        if module == prefix or module.startswith(prefix + '.'): return svc
+    return None
+
+def fault_service(service: str, message: str) -> str:
+    "The service whose code raised the exception a record's traceback shows (across RPC calls), else `service`."
+    first = message.split('\n', 1)[0]
+    if 'Traceback (most recent call last)' in first:          # a traceback another service reported, quoted
+        for module, _ in traceback_frames(first):
+            if module.split('.', 1)[0] in OPENSTACK_PROJECTS and service_of_module(module): return service_of_module(module)
+    if 'oslo_messaging' not in message: return service
+    found, armed = None, False
+    for module, _ in traceback_frames(message):
+        if module.startswith(_RPC_SERVER + _RPC_CLIENT): armed = True; continue
+        if armed and module.split('.', 1)[0] in OPENSTACK_PROJECTS:
+            found, armed = service_of_module(module) or found, False
+    return found or service
+
+# %% ../nbs/09_rca.ipynb #7a3194ea
+_TOKEN = re.compile(r'\w+', re.U)
+
+def _shingles(text: str, n: int = 4) -> set:
+    "Runs of `n` words (ids, numbers and words with digits left out: they are not what a message says)."
+    toks = [t for t in _TOKEN.findall(_ID_RE.sub(' ', text).lower()) if len(t) > 1 and not any(ch.isdigit() for ch in t)]
+    return {' '.join(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: str) -> tuple[np.ndarray, np.ndarray]:
+    """(anchored, quoted): the records of every incident graph that holds an id pasted in the issue or a message the
+    issue quotes, and the (non-DEBUG) records whose message the issue quotes."""
+    hit, quoted_rec = np.zeros(len(df), bool), np.zeros(len(df), bool)
+    pasted = {x.lower() for x in _ID_RE.findall(issue)}
+    if pasted: hit |= np.array([bool(s & pasted) for s in ids], bool)
+    quoted = _shingles(issue)
+    if quoted:
+        first = df['message'].str.split('\n', n=1).str[0]
+        uniq = pd.Series(first.unique())
+        match = dict(zip(uniq, [len(_shingles(m) & quoted) >= 1 for m in uniq]))
+        quoted_rec = first.map(match).to_numpy(bool) & (df['level'] != 'DEBUG').to_numpy()
+        hit |= quoted_rec
+    return (np.isin(chain, chain[hit]) if hit.any() else hit), quoted_rec
+
+# %% ../nbs/09_rca.ipynb #118b2a29
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
-MIN_SCORE = 0.3                    # a root cause below this score is not reported: clean logs top out near 0.15-0.25                # a record below this is not a candidate
+MIN_SCORE = 0.3                    # a candidate below this score is not reported (unless it is an error)
+W_REL, W_ANCHOR = 0.5, 1.5          # relevance re-orders by up to half; an anchored incident graph counts 1.5
+DEMOTE, NEAR = 0.4, 10.0            # a failure within NEAR seconds, at least DEMOTE times as anomalous, leads
 
 def _file_label(path: str, inputs: list[Path]) -> str:
     "The file as the user gave it: relative to the input folder holding it, or the input path itself."
@@ -147,43 +254,55 @@ def _file_label(path: str, inputs: list[Path]) -> str:
         elif p.resolve() == base.resolve(): return str(base)
     return str(p)
 
-def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None) -> pd.DataFrame:
-    "Records (with template_id, template) plus chain, severity, rarity, suspicion, anomaly, relevance, position and score."
-    df = records.reset_index(drop=True).copy()
-    df['chain'] = chains(df)
-    df['severity'] = severity(df['level'], df['message'], df['template'])
-    df['rarity'] = rarity(df['template_id'])
-    df['suspicion'] = suspicion(df['chain'].to_numpy(), df['template_id'].to_numpy(), df['severity'].to_numpy())
-    rare = df['rarity'].to_numpy()
-    parts = [df['severity'].to_numpy() * (0.35 + 0.65 * rare), df['suspicion'].to_numpy() * rare]   # a routine warning is not news
-    if surprise is not None: parts.append(np.clip(np.nan_to_num(surprise, nan=0.0), 0, 1))
-    df['anomaly'] = 1 - np.prod([1 - p for p in parts], axis=0)
-    observed = 1 - (1 - parts[0]) * (1 - parts[1])        # what the logs say, without the LSTM: it orders the chain
+def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None, baseline: Baseline | None = None,
+                  lstm_weight: float = 0.6) -> pd.DataFrame:
+    "Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance, anchor, score."
+    df = records.sort_values(['timestamp', 'file', 'line'], kind='stable').copy()
+    order = df.index.to_numpy()
+    df = df.reset_index(drop=True)
+    if 'exception' not in df: df['exception'] = None
+    ids = record_ids(df)
+    df['chain'] = chain = chains(df, ids)
+    anchor, quoted = issue_evidence(df, chain, ids, issue)
+    own = severity(df)
+    df['severity'] = sev = np.where(quoted, np.maximum(own, 0.5), own)
+    df['novelty'] = novelty(df, sev, baseline)
+    a = sev * df['novelty'].to_numpy()
+    if surprise is not None:
+        s = np.clip(np.nan_to_num(np.asarray(surprise, float)[order], nan=0.0), 0, 1)
+        a = 1 - (1 - a) * (1 - lstm_weight * s * (sev > 0))          # DEBUG stays out: the LSTM finds rare steps surprising
+    df['anomaly'] = a
     tmpl = df.drop_duplicates('template_id')
     rel = relevance((tmpl['template'] + ' ' + tmpl['service']).tolist(), issue)
     df['relevance'] = df['template_id'].map(dict(zip(tmpl['template_id'], rel))).fillna(0).to_numpy()
-    cand = df['anomaly'].to_numpy() >= ANOMALY_MIN
-    ts = df['timestamp']
-    pos = np.full(len(df), 0.3)
-    chained = cand & (observed >= ANOMALY_MIN) & (df['chain'].to_numpy() >= 0)
-    first = df[chained].sort_values(['timestamp', 'file', 'line']).drop_duplicates('chain').index
-    pos[first] = 1.0
-    prelim = df['anomaly'] * (1 - W_REL + W_REL * df['relevance'])
-    rel_err = df[chained & (df['severity'].to_numpy() >= 0.5) & (prelim >= 0.8 * prelim[chained].max() if chained.any() else False)]
-    if len(rel_err):
-        t_err = rel_err['timestamp'].min()      # the first error of the chains that matter most
-        early = cand & (df['chain'].to_numpy() < 0) & (ts <= t_err).to_numpy() & (ts >= t_err - pd.Timedelta(minutes=10)).to_numpy()
-        pos[early] = 1.0
-    else: pos[cand & (df['chain'].to_numpy() < 0)] = 1.0
-    # a chain's first anomaly that a relevant chainless anomaly preceded (within 10 minutes) is more likely its effect
-    lead = df[cand & (df['chain'].to_numpy() < 0) & (df['relevance'].to_numpy() >= 0.3)]['timestamp'].sort_values().to_numpy()
-    if len(lead):
-        tf = ts.loc[first].to_numpy()
-        k = np.searchsorted(lead, tf, side='left')
-        preceded = (k > 0) & ((tf - lead[np.maximum(k - 1, 0)]) <= np.timedelta64(10, 'm'))
-        pos[first[preceded]] = 0.75
+    must = (sev >= 0.9) | df['exception'].notna().to_numpy() | quoted
+    cand = (a >= ANOMALY_MIN) | must
+    pos, seen, recent = np.ones(len(df)), {}, {}       # per graph: the strongest failure so far; recent ones (time, a)
+    tsec = (df['timestamp'] - df['timestamp'].min()).dt.total_seconds().fillna(0).to_numpy()
+    for i in np.flatnonzero(cand):
+        c = chain[i]
+        near = max((x for t, x in recent.get(c, ()) if tsec[i] - t <= NEAR), default=0.0)
+        if seen.get(c, 0.0) >= 0.8 * a[i] or near >= DEMOTE * a[i]: pos[i] = 0.5
+        if own[i] >= 0.5:
+            seen[c] = max(seen.get(c, 0.0), a[i])
+            recent.setdefault(c, []).append((tsec[i], a[i]))
     df['position'] = pos
-    df['score'] = np.where(cand, df['anomaly'] * (1 - W_REL + W_REL * df['relevance']) * (1 - W_POS + W_POS * df['position']), 0.0)
+    strong = cand & (sev >= 0.9)
+    if not strong.any(): strong = cand
+    early = np.ones(len(df))
+    if strong.any():
+        dt = (df['timestamp'] - df['timestamp'][strong].min()).dt.total_seconds().fillna(0).to_numpy()
+        early = 0.7 + 0.3 * np.exp(-np.clip(dt, 0, None) / 300)
+    df['earliness'] = early
+    df['anchor'] = np.where(anchor, W_ANCHOR, 1.0)
+    score = a * (0.5 + 0.5 * pos) * early * (1 - W_REL + W_REL * df['relevance'].to_numpy()) * df['anchor'].to_numpy()
+    best = {}                                          # an effect never outranks the earlier failure it follows
+    for i in np.flatnonzero(cand):
+        c = chain[i]
+        if pos[i] < 1 and c in best: score[i] = min(score[i], 0.9 * best[c])
+        if own[i] >= 0.5: best[c] = max(best.get(c, 0.0), score[i])
+    df['score'] = np.where(cand, score, 0.0)
+    df['must'] = must
     return df
 
 # %% ../nbs/09_rca.ipynb #5b84c20d
@@ -234,8 +353,10 @@ RECOMMENDATIONS = {
     'unknown': ['Start from the first cited record and follow its request id across services: `grep <request id> /var/log/*/*.log`.'],
 }
 
-# %% ../nbs/09_rca.ipynb #33e20d14
-ROOT_CAUSE_KEYS = ('rank', 'score', 'service', 'file', 'line', 'timestamp', 'level', 'request_id', 'instance_id', 'template', 'message', 'explanation')
+# %% ../nbs/09_rca.ipynb #ad0a30dd
+ROOT_CAUSE_KEYS = ('rank', 'score', 'service', 'fault_service', 'component', 'file', 'line', 'timestamp', 'level',
+                   'request_id', 'instance_id', 'exception', 'frame', 'template', 'message', 'explanation')
+SUSPECT_KEYS = ('rank', 'service', 'score', 'components', 'evidence')
 
 @dataclass
 class Report:
@@ -244,11 +365,13 @@ class Report:
     mode: str
     category: str
     confidence: float
+    suspects: list
     root_causes: list
     timeline: list
     affected: dict
     recommendations: list
     model: dict | None
+    warnings: list
     stats: dict
     timings: dict
     activity: pd.DataFrame | None = field(default=None, repr=False, compare=False)   # timestamp, service, level: for plots
@@ -258,99 +381,187 @@ class Report:
     def to_text(self) -> str:
         out = [f'issue: {self.issue}', f'category: {self.category} (confidence {self.confidence:.2f}), mode {self.mode}'
                + (f", model {self.model['name']} v{self.model['version']}" if self.model else '')]
+        out += [f'warning: {w}' for w in self.warnings]
         if not self.root_causes: out.append('no anomaly found: nothing in these logs stands out for this issue')
+        if self.suspects:
+            out.append('suspects: ' + '; '.join(f"{s['rank']}. {s['service']} [{s['score']:.3f}]"
+                                                + (f" ({', '.join(s['components'][:2])})" if s['components'] else '')
+                                                for s in self.suspects))
         for r in self.root_causes:
-            out.append(f"#{r['rank']} [{r['score']:.3f}] {r['file']}:{r['line']} {r['timestamp']} {r['service']} {r['level']}")
+            where = r['service'] + (f" (code of {r['fault_service']})" if r['fault_service'] != r['service'] else '')
+            out.append(f"#{r['rank']} [{r['score']:.3f}] {r['file']}:{r['line']} {r['timestamp']} {where} {r['level']}")
             out.append(f"    {r['message'].splitlines()[0][:300]}")
+            if r['exception'] or r['frame']: out.append(f"    raised: {r['exception'] or '?'} in {r['frame'] or '?'}")
             out.append(f"    why: {r['explanation']}")
         if self.timeline:
             out.append('timeline:')
-            out += [f"  {e['timestamp']} {e['service']:<15} {e['level']:<7} {e['file']}:{e['line']} {e['message'].splitlines()[0][:110]}" for e in self.timeline]
+            out += [f"  {e['timestamp']} {e['service']:<15} {e['level']:<7} {e['file']}:{e['line']} "
+                    f"{e['message'].splitlines()[0][:110]}" for e in self.timeline]
         a = self.affected
-        out.append(f"affected: services {', '.join(a['services']) or '-'}; {len(a['instances'])} instance(s); {len(a['requests'])} request(s)")
+        out.append(f"affected: services {', '.join(a['services']) or '-'}; {len(a['instances'])} instance(s); "
+                   f"{len(a['requests'])} request(s)")
         out.append('recommendations:'); out += [f'  - {x}' for x in self.recommendations]
         return '\n'.join(out)
 
-# %% ../nbs/09_rca.ipynb #928e8462
+# %% ../nbs/09_rca.ipynb #608f7ba7
+PY_DEFECTS = frozenset('TypeError KeyError AttributeError ValueError IndexError NameError AssertionError '
+                       'NotImplementedError UnboundLocalError ZeroDivisionError RuntimeError Exception ImportError '
+                       'RecursionError'.split())
+FIT_MAX_UNSEEN = 0.3
+
+def is_defect(exception, frame) -> bool:
+    "A Python built-in exception raised in OpenStack code: a bug, not an infrastructure failure."
+    return isinstance(frame, str) and bool(frame) and exception in PY_DEFECTS
+
+def defect_recommendations(frame: str, exception: str) -> list[str]:
+    module, _, function = frame.partition(':')
+    project = module.split('.', 1)[0]
+    return [f'The failing code is `{module}.{function}` ({exception}): check whether {project} was upgraded or patched '
+            'recently on this host (`rpm -q`/`dpkg -l` of its packages, the deployment history).',
+            f'Search {project}\'s bug tracker and release notes for `{function}` and `{exception}`.',
+            f'Read the full traceback at the cited file:line; reproduce with the same request to confirm, then roll '
+            f'back or patch {module}.']
+
+# %% ../nbs/09_rca.ipynb #b1ba557e
 def _ts(t) -> str: return pd.Timestamp(t).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3] if pd.notna(t) else ''
 
 def _explain(r) -> str:
     bits = []
-    if r.severity >= 0.5: bits.append(f'{r.level} reporting a failure' if r.level == 'INFO' else r.level)
-    if r.suspicion * r.rarity >= 0.3: bits.append(f'a step only failing requests take (suspicion {r.suspicion:.2f})')
+    if r.severity >= 0.9: bits.append(r.level + (' with a traceback' if isinstance(r.exception, str) else ''))
+    elif r.severity >= 0.25: bits.append(f'{r.level} reporting a failure' if r.level == 'INFO' else r.level)
+    if r.novelty >= 1: bits.append('not seen in the baseline' if r.has_baseline else 'new in this input')
+    elif r.has_baseline: bits.append('far more frequent than in the baseline' if r.novelty >= 0.6 else 'seen in the baseline')
+    else: bits.append('recurs in this input')
     if 'surprise_norm' in r._fields and r.surprise_norm >= 0.5: bits.append(f'unexpected for the LSTM (surprise {r.surprise:.1f})')
-    if r.position >= 1: bits.append('first anomaly of its request chain' if r.chain >= 0 else 'precedes the first related error')
-    bits.append(f'relevance to the issue {r.relevance:.2f}')
+    if r.position >= 1: bits.append('first anomaly of its incident graph')
+    else: bits.append('follows an earlier anomaly of its incident graph')
+    if r.anchor > 1: bits.append("in the incident the issue names (its ids or quoted text)")
+    bits.append(f'relevance to the issue words {r.relevance:.2f}')
     if r.occurrences > 1: bits.append(f'{r.occurrences} occurrences')
     return '; '.join(bits)
 
+def _suspects(causes: list[dict]) -> list[dict]:
+    "Services whose code failed, in the order of their best root cause, with components and evidence."
+    out: dict[str, dict] = {}
+    for c in causes:
+        s = out.setdefault(c['fault_service'], {'service': c['fault_service'], 'score': c['score'], 'components': [],
+                                                'evidence': []})
+        frame = c['frame'].split(':')[0] if c['frame'] else None
+        for comp in (frame, c['component']):
+            if comp and comp not in s['components']: s['components'].append(comp)
+        s['evidence'].append(f"{c['file']}:{c['line']}")
+    return [{'rank': i + 1, **s} for i, s in enumerate(out.values())]
+
 def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = None, scorer=None, top: int = 5,
-                    timings: dict | None = None) -> Report:
+                    timings: dict | None = None, baseline: Baseline | None = None) -> Report:
     "Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer)."
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
     if records.empty: raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
-    timings = dict(timings or {})
+    timings, warnings = dict(timings or {}), []
     inputs = [Path(p) for p in (inputs or [])]
+    raw = records[[c for c in records.columns if c not in ('template_id', 'template')]].reset_index(drop=True)
     t = time.perf_counter()
-    mined, _ = mine_templates(records[[c for c in records.columns if c not in ('template_id', 'template')]])
+    mined, _ = mine_templates(raw)
     timings['templates'] = round(time.perf_counter() - t, 3)
-    surprise = None
+    surprise, lstm_weight, fit = None, 0.6, None
     if scorer is not None:
         t = time.perf_counter()
-        scored = scorer.score_records(records[[c for c in records.columns if c not in ('template_id', 'template')]])
+        scored = scorer.score_records(raw)
         s = scored['surprise'].to_numpy(float)
-        surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / max(scorer.threshold, 1e-6), 0.5, 1.0), np.clip(s / max(scorer.threshold, 1e-6), 0, 0.5))
+        thr = max(scorer.threshold, 1e-6)
+        surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / thr, 0.5, 1.0), np.clip(s / thr, 0, 0.5))
+        fit = round(float((scored['template_id'] == UNSEEN_ID).mean()), 4) if 'template_id' in scored else None
+        if fit is not None and fit > FIT_MAX_UNSEEN:
+            lstm_weight = 0.2
+            warnings.append(f'the model was trained on different logs: {fit:.0%} of these records have templates it '
+                            'never saw, so its LSTM counts little here; train on healthy logs of this cloud: '
+                            'openstack-rca train --logs HEALTHY_LOGS')
+        baseline = baseline if baseline is not None else getattr(scorer, 'baseline', None)
         timings['lstm'] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    df = score_records(mined, issue, surprise)
-    if surprise is not None: df['surprise_norm'], df['surprise'] = surprise, scored['surprise'].to_numpy(float)
+    df = score_records(mined, issue, surprise, baseline, lstm_weight)
+    if surprise is not None:
+        order = mined.sort_values(['timestamp', 'file', 'line'], kind='stable').index.to_numpy()
+        df['surprise_norm'], df['surprise'] = surprise[order], scored['surprise'].to_numpy(float)[order]
+    df['has_baseline'] = baseline is not None
     cand = df[df['score'] > 0]
     best = cand.groupby('template_id')['score'].transform('max')
-    reps = cand[cand['score'] >= 0.9 * best].sort_values(['timestamp', 'file', 'line']).drop_duplicates('template_id')
+    reps = cand[cand['score'] >= 0.9 * best].drop_duplicates('template_id')       # df is in time order: the earliest
     reps = reps.assign(occurrences=reps['template_id'].map(cand['template_id'].value_counts()),
                        best=reps['template_id'].map(cand.groupby('template_id')['score'].max()))
-    ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True])
-    ranked = ranked[ranked['best'] >= MIN_SCORE]
-    chosen = ranked.head(top)
+    ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True], kind='stable')
+    keep = (ranked['best'] >= MIN_SCORE) | ranked['must']
+    weak = not keep.any() and bool((ranked['novelty'] >= 1).any())
+    if weak:                                         # nothing stands out clearly: the best new (not routine) candidates
+        keep = ranked['novelty'] >= 1
+        warnings.append('weak evidence: no error and nothing scoring above the report threshold; these are the best '
+                        'records never seen before in this input' + (' and the baseline' if baseline is not None else '')
+                        + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
+    chosen = ranked[keep].head(top)
+    causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
+               'fault_service': fault_service(r.service, r.message),
+               'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
+               'timestamp': _ts(r.timestamp), 'level': r.level,
+               'request_id': r.request_id if isinstance(r.request_id, str) else None,
+               'instance_id': r.instance_id if isinstance(r.instance_id, str) else None,
+               'exception': r.exception if isinstance(r.exception, str) else None,
+               'frame': r.frame if isinstance(r.frame, str) else None,
+               'template': r.template, 'message': r.message, 'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
     category, confidence, votes = categorize(chosen.assign(score=chosen['best']), issue)
-    root_causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service, 'file': _file_label(r.file, inputs),
-                    'line': int(r.line), 'timestamp': _ts(r.timestamp), 'level': r.level,
-                    'request_id': r.request_id if isinstance(r.request_id, str) else None,
-                    'instance_id': r.instance_id if isinstance(r.instance_id, str) else None,
-                    'template': r.template, 'message': r.message, 'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
-    # the incident: chains and chainless records of the top causes, their anomalous relevant records in time order
-    anomalous_chains = set(df.loc[(df['anomaly'] >= ANOMALY_MIN) & (df['chain'] >= 0), 'chain'])
-    focus = set(cand.loc[cand['template_id'].isin(chosen['template_id']), 'chain']) - {-1}   # every chain a cited template occurs in
+    recommendations = RECOMMENDATIONS[category if causes else 'unknown']
+    if causes and is_defect(causes[0]['exception'], causes[0]['frame']):
+        d = sum(c['score'] for c in causes if is_defect(c['exception'], c['frame']))
+        category, confidence = 'defect', round(d / sum(c['score'] for c in causes), 3)
+        recommendations = defect_recommendations(causes[0]['frame'], causes[0]['exception'])
+    # the incident: the graphs of the cited records, their anomalous records in time order
+    focus = set(df.loc[chosen.index, 'chain'])
     inc = df[(df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN)) | df.index.isin(chosen.index)]
-    inc = inc.sort_values(['timestamp', 'file', 'line'])
-    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'level': r.level, 'file': _file_label(r.file, inputs), 'line': int(r.line),
-                 'message': r.message, 'root_cause': bool(r.Index in set(chosen.index))}
+    cited = set(chosen.index)
+    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'level': r.level, 'file': _file_label(r.file, inputs),
+                 'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
                 for r in inc.drop_duplicates('template_id').head(25).itertuples()]
+    in_focus = df['chain'].isin(focus)
     affected = {'services': sorted(set(inc['service'])),
-                'instances': sorted(set(df.loc[df['chain'].isin(focus), 'instance_id'].dropna()) | set(inc['instance_id'].dropna())),
-                'requests': sorted(set(df.loc[df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN), 'request_id'].dropna()))}
+                'instances': sorted(set(df.loc[in_focus, 'instance_id'].dropna()) | set(inc['instance_id'].dropna())),
+                'requests': sorted(set(df.loc[in_focus & (df['anomaly'] >= ANOMALY_MIN), 'request_id'].dropna()))}
     timings['rank'] = round(time.perf_counter() - t, 3)
-    stats = {'records': int(len(df)), 'skipped': 0, 'chains': int(df.loc[df['chain'] >= 0, 'chain'].nunique()),
-             'anomalous_chains': len(anomalous_chains), 'templates': int(df['template_id'].nunique()), 'candidates': int(len(reps))}
+    stats = {'records': int(len(df)), 'skipped': 0, 'chains': int(df['chain'].nunique()),
+             'anomalous_chains': int(df.loc[df['anomaly'] >= ANOMALY_MIN, 'chain'].nunique()),
+             'templates': int(df['template_id'].nunique()), 'candidates': int(len(reps)),
+             'baseline': baseline.source if baseline is not None else None, 'unseen_templates': fit}
     model = None
     if scorer is not None:
         p = getattr(scorer, 'provenance', None)
         model = {'name': p.name, 'version': p.version, 'source': p.source} if p else {'name': None, 'version': None, 'source': None}
-    return Report(issue, 'full' if scorer is not None else 'fast', category if root_causes else 'unknown',
-                  confidence if root_causes else 0.0, root_causes, timeline, affected,
-                  RECOMMENDATIONS[category if root_causes else 'unknown'], model, stats, timings,
-                  activity=df[['timestamp', 'service', 'level']])
+    return Report(issue, 'full' if scorer is not None else 'fast', category if causes else 'unknown',
+                  confidence if causes else 0.0, _suspects(causes), causes, timeline, affected, recommendations, model,
+                  warnings, stats, timings, activity=df[['timestamp', 'service', 'level']])
 
 # %% ../nbs/09_rca.ipynb #c6a99955
-def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None) -> Report:
-    "Parse `logs` (a path or a list of them) and rank the root causes of `issue`."
+def load_baseline(ref) -> Baseline:
+    "A baseline from a baseline JSON file, a model folder holding baseline.json, or healthy logs (a file or folder)."
+    p = Path(ref)
+    if not p.exists(): raise RCAError(f'--baseline {ref}: no such file or directory')
+    for f in (p, p / 'baseline.json', p / 'extra_files' / 'baseline.json'):
+        if f.is_file() and f.suffix == '.json': return Baseline.load(f)
+    records, _ = read_logs(p, progress=False)
+    return Baseline.from_records(records, str(p))
+
+def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None, baseline=None, tz: str | None = None
+            ) -> Report:
+    """Parse `logs` (a path or a list of them) and rank the root causes of `issue`. `baseline`: a Baseline or what
+    `load_baseline` reads; `tz`: local time zones of the logs (see `logs.localize`), then `since`/`until` are UTC."""
     t0 = time.perf_counter()
     paths = [Path(p) for p in (logs if isinstance(logs, (list, tuple)) else [logs])]
     records, report = read_logs(paths, progress=False)
+    lost = 0
+    if tz: records, lost = localize(records, tz)
     if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
     if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
+    if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
     timings = {'parse': round(time.perf_counter() - t0, 3)}
-    r = analyze_records(records, issue, paths, scorer, top, timings)
+    r = analyze_records(records, issue, paths, scorer, top, timings, baseline)
     r.stats['skipped'] = int(report.skipped_lines)
+    if tz: r.stats['tz_unmapped'] = lost          # local times that do not exist (or are ambiguous) in their zone
     r.timings['total'] = round(time.perf_counter() - t0, 3)
     return r

@@ -55,6 +55,11 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     out = [f'# Root-cause analysis', '', f'**Issue:** {md(report.issue)}', '',
            f'**Category:** {report.category} (confidence {report.confidence:.2f}) · mode {report.mode}'
            + (f" · model {report.model['name']} v{report.model['version']} ({report.model['source']})" if report.model else ''), '']
+    out += [f'> **Warning:** {md(w)}' for w in report.warnings] + ([''] if report.warnings else [])
+    if report.suspects:
+        out += ['## Suspects', '', '| # | service | score | components | evidence |', '|---|---|---|---|---|']
+        out += [f"| {s['rank']} | {md(s['service'])} | {s['score']:.3f} | {md(', '.join(s['components']))} | "
+                f"{md(', '.join(s['evidence'][:3]))} |" for s in report.suspects] + ['']
     if png: out += [f'![timeline](data:image/png;base64,{base64.b64encode(png).decode()})', '']
     out += ['## Root causes', '']
     if report.root_causes:
@@ -78,11 +83,16 @@ def to_html(report: Report, png: bytes | None = None) -> str:
                  f"{e(x['message'][:200])}</li>" for x in report.timeline)
     a = report.affected
     model = f" · model {e(str(report.model['name']))} v{report.model['version']}" if report.model else ''
+    warn = ''.join(f'<p><b>Warning:</b> {e(w)}</p>' for w in report.warnings)
+    sus = ('<h2>Suspects</h2><table><tr><th>#</th><th>service</th><th>score</th><th>components</th><th>evidence</th></tr>'
+           + ''.join(f"<tr><td>{s['rank']}</td><td>{e(s['service'])}</td><td>{s['score']:.3f}</td>"
+                     f"<td>{e(', '.join(s['components']))}</td><td>{e(', '.join(s['evidence'][:3]))}</td></tr>"
+                     for s in report.suspects) + '</table>') if report.suspects else ''
     img = f'<img alt="timeline" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else ''
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>RCA: {e(report.issue[:80])}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}code{{font-size:12px}}</style></head>
 <body><h1>Root-cause analysis</h1><p><b>Issue:</b> {e(report.issue)}</p>
-<p><b>Category:</b> {e(report.category)} (confidence {report.confidence:.2f}) · mode {e(report.mode)}{model}</p>{img}
+<p><b>Category:</b> {e(report.category)} (confidence {report.confidence:.2f}) · mode {e(report.mode)}{model}</p>{warn}{sus}{img}
 <h2>Root causes</h2>{table}<h2>Timeline</h2><ul>{tl}</ul>
 <h2>Affected</h2><ul><li>services: {e(', '.join(a['services']) or '-')}</li><li>instances: {e(', '.join(a['instances']) or '-')}</li><li>requests: {e(', '.join(a['requests']) or '-')}</li></ul>
 <h2>Recommendations</h2><ul>{''.join(f'<li>{e(r)}</li>' for r in report.recommendations)}</ul></body></html>
@@ -117,8 +127,10 @@ def log_inference(report: Report, experiment: str | None = None, logs=None, arti
             m = report.model or {}
             mlflow.log_params({**issue_fingerprint(report.issue), 'mode': report.mode, 'model.name': m.get('name'),
                                'model.version': m.get('version'), 'model.source': m.get('source'),
-                               'logs': ';'.join(str(p) for p in (logs or []))[:500], 'root_causes': len(report.root_causes)})
-            mlflow.log_metrics({**{f'stats.{k}': float(v) for k, v in report.stats.items()},
+                               'logs': ';'.join(str(p) for p in (logs or []))[:500], 'root_causes': len(report.root_causes),
+                               'baseline': str(report.stats.get('baseline'))[:250],
+                               'suspect': report.suspects[0]['service'] if report.suspects else None})
+            mlflow.log_metrics({**{f'stats.{k}': float(v) for k, v in report.stats.items() if isinstance(v, (int, float))},
                                 **{f'latency.{k}': float(v) for k, v in report.timings.items()},
                                 'confidence': float(report.confidence),
                                 'top_score': float(report.root_causes[0]['score']) if report.root_causes else 0.0})

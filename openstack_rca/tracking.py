@@ -86,7 +86,7 @@ def epoch_logger():
     return MlflowEpochLogger()
 
 # %% ../nbs/05_tracking.ipynb #5e6a0d95
-SCORER_FILES = ('scorer.json', 'vocabulary.json', 'templates.json')
+SCORER_FILES = ('scorer.json', 'vocabulary.json', 'templates.json', 'baseline.json')
 
 def _signature(scorer: DeepLogScorer):
     from mlflow.models import infer_signature

@@ -5,8 +5,10 @@ import pytest
 
 from helpers import rca, ok
 
-KEYS = {'issue', 'mode', 'category', 'confidence', 'root_causes', 'timeline', 'affected', 'recommendations', 'model', 'stats', 'timings'}
-RC_KEYS = ['rank', 'score', 'service', 'file', 'line', 'timestamp', 'level', 'request_id', 'instance_id', 'template', 'message', 'explanation']
+KEYS = {'issue', 'mode', 'category', 'confidence', 'suspects', 'root_causes', 'timeline', 'affected', 'recommendations', 'model',
+        'warnings', 'stats', 'timings'}
+RC_KEYS = ['rank', 'score', 'service', 'fault_service', 'component', 'file', 'line', 'timestamp', 'level', 'request_id',
+           'instance_id', 'exception', 'frame', 'template', 'message', 'explanation']
 
 
 @pytest.fixture(scope='module')
