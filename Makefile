@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
-	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory (bench/results/*.json), figures into the docs notebooks"
+	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory, real failures vs the first-ERROR line (bench/results/*.json), figures into the docs notebooks"
 	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 	@echo "make lab    - JupyterLab on nbs/ from the project venv (start with tutorial.ipynb)"
@@ -71,6 +71,7 @@ test: check-nbdev nbtest pytest
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/analyze_bench.py
+	$(BIN)/python bench/real_cases.py
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev

@@ -346,8 +346,9 @@ def _analyze_parser(sub):
     s.add_argument('--since', type=_timestamp, metavar='TS', help='only records at or after this time')
     s.add_argument('--until', type=_timestamp, metavar='TS', help='only records at or before this time')
     s.add_argument('--top', type=int, default=5, help='root causes to report (default 5)')
-    s.add_argument('--baseline', metavar='PATH', help='what normal looks like: healthy logs of this cloud (file or folder), '
-                   'a baseline.json, or a model folder holding one (full mode uses its model\'s by default)')
+    s.add_argument('--baseline', metavar='PATH',
+                   help='what normal looks like: healthy logs of this cloud (file or folder), a baseline.json, '
+                        'or a model folder holding one (full mode uses its model\'s by default)')
     s.add_argument('--tz', metavar='SPEC', help='local time zone of the logs: ZONE (Europe/Rome, +02:00) and/or '
                    'SERVICE_PATTERN=ZONE items, comma-separated (nova-*=+02:00,cinder-*=-04:00); times become UTC. '
                    'A negative offset needs the = form: --tz=-04:00')

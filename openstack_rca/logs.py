@@ -493,7 +493,7 @@ def parse_tz(spec: str) -> list[tuple[str, object]]:
     return out
 
 def localize(records: pd.DataFrame, spec: str) -> tuple[pd.DataFrame, int]:
-    "Records with timestamps converted from local time (per `spec`, see `parse_tz`) to naive UTC; and how many became NaT."
+    "Records with timestamps from local time (per `spec`, see `parse_tz`) in naive UTC, and how many became NaT."
     import fnmatch
     rules, out = parse_tz(spec), records.copy()
     services = out['service'].astype(str)

@@ -214,7 +214,8 @@ class DeepLogScorer:
         miner = TemplateMiner.load(path / 'templates.json') if meta.get('has_miner') else None
         from openstack_rca.rca import Baseline                    # rca is above this module; JSON only, never pickle
         baseline = Baseline.load(path / 'baseline.json') if (path / 'baseline.json').is_file() else None
-        return cls(model, vocab, ModelConfig.from_dict(meta['config']), miner, meta['by'], float(meta['threshold']), baseline)
+        return cls(model, vocab, ModelConfig.from_dict(meta['config']), miner, meta['by'], float(meta['threshold']),
+                   baseline)
 
 # %% ../nbs/04_model.ipynb #c290ca93
 def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 'auto', miner: TemplateMiner | None = None,

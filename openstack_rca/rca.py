@@ -78,7 +78,8 @@ def relevance(docs: list[str], issue: str) -> np.ndarray:
     return s / s.max() if len(s) and s.max() > 0 else s
 
 # %% ../nbs/09_rca.ipynb #0f394976
-LEVEL_SEVERITY = {'CRITICAL': 1.0, 'ERROR': 0.9, 'WARNING': 0.4, 'INFO': 0.05, 'AUDIT': 0.05, 'DEBUG': 0.0, 'TRACE': 0.0}
+LEVEL_SEVERITY = {'CRITICAL': 1.0, 'ERROR': 0.9, 'WARNING': 0.4, 'INFO': 0.05, 'AUDIT': 0.05, 'DEBUG': 0.0,
+                  'TRACE': 0.0}
 _FAILURE = re.compile(r'\b(?:fail\w*|error\w*|exception|traceback|timed? ?out|timeout|unreachable|refused|denied|'
                       r'unauthori[sz]ed|insufficient|could not|cannot|unable|lost|gone away|disconnected|no valid|'
                       r'removed all|invalid|mismatch|expired|forbidden|broken|dead|down|reset|not responding|'
@@ -98,9 +99,10 @@ def severity(df: pd.DataFrame) -> np.ndarray:
     status = pd.to_numeric(df['message'].str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
     s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where((lv == 0.4) & fail, 0.6, lv))
     s = np.where(status >= 500, np.maximum(s, 0.5), s)
-    s = np.where(exc, np.where(lv >= 0.9, 1.0, np.where(lv >= 0.5, np.maximum(s, 0.65), np.maximum(s, 0.4 * (lv > 0)))), s)
+    s = np.where(exc, np.where(lv >= 0.9, 1.0, np.where(lv >= 0.5, np.maximum(s, 0.65), np.maximum(s, 0.4 * (lv > 0)))),
+                 s)
     s = np.where((lv == 0.4) & routine, s * 0.3, s)                     # deprecation warnings
-    s = np.where((lv < 0.9) & client & ~exc, s * 0.5, s)                 # a client asked for something that is not there
+    s = np.where((lv < 0.9) & client & ~exc, s * 0.5, s)      # a client asked for something that is not there
     return s
 
 # %% ../nbs/09_rca.ipynb #24b189bc
@@ -135,7 +137,8 @@ class Baseline:
     def load(cls, path) -> 'Baseline':
         try: d = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e: raise RCAError(f'cannot read baseline {path}: {e}') from None
-        if not isinstance(d, dict) or d.get('format') != cls.FORMAT: raise RCAError(f'{path} is not an openstack-rca baseline')
+        if not isinstance(d, dict) or d.get('format') != cls.FORMAT:
+            raise RCAError(f'{path} is not an openstack-rca baseline')
         return cls(d['counts'], int(d['records']), d['services'], d.get('source', ''))
 
     def novelty(self, df: pd.DataFrame) -> np.ndarray:
@@ -164,7 +167,7 @@ def record_ids(df: pd.DataFrame) -> list[set]:
 
 def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
            hub: float = 0.25) -> np.ndarray:
-    "Incident graph number of every record (records linked by a shared id within `bound`); ids in > `hub` of records link nothing."
+    "Incident graph number of every record (linked by a shared id within `bound`); hub ids do not link."
     ids = record_ids(df) if ids is None else ids
     n = len(df); parent = list(range(n))
     def find(x):
@@ -190,7 +193,8 @@ MODULE_SERVICES = [
     ('cinder.volume', 'cinder-volume'), ('cinder.scheduler', 'cinder-scheduler'), ('cinder.backup', 'cinder-backup'),
     ('cinder.api', 'cinder-api'), ('neutron.plugins.ml2.drivers.openvswitch.agent', 'neutron-openvswitch-agent'),
     ('neutron.agent.l3', 'neutron-l3-agent'), ('neutron.agent.dhcp', 'neutron-dhcp-agent'),
-    ('neutron.agent.metadata', 'neutron-metadata-agent'), ('neutron.services.metering.agents', 'neutron-metering-agent'),
+    ('neutron.agent.metadata', 'neutron-metadata-agent'),
+    ('neutron.services.metering.agents', 'neutron-metering-agent'),
     ('neutron', 'neutron-server'), ('glance', 'glance-api'), ('keystone', 'keystone'), ('heat.engine', 'heat-engine')]
 _RPC_SERVER = ('oslo_messaging.rpc.server', 'oslo_messaging.rpc.dispatcher')
 _RPC_CLIENT = ('oslo_messaging.rpc.client', 'oslo_messaging._drivers', 'oslo_messaging.transport')
@@ -206,7 +210,8 @@ def fault_service(service: str, message: str) -> str:
     first = message.split('\n', 1)[0]
     if 'Traceback (most recent call last)' in first:          # a traceback another service reported, quoted
         for module, _ in traceback_frames(first):
-            if module.split('.', 1)[0] in OPENSTACK_PROJECTS and service_of_module(module): return service_of_module(module)
+            if module.split('.', 1)[0] in OPENSTACK_PROJECTS and service_of_module(module):
+                return service_of_module(module)
     if 'oslo_messaging' not in message: return service
     found, armed = None, False
     for module, _ in traceback_frames(message):
