@@ -5,7 +5,7 @@
 # %% ../nbs/09_rca.ipynb #2469aad5
 from __future__ import annotations
 import json, math, re, time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -282,15 +282,17 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     df['relevance'] = df['template_id'].map(dict(zip(tmpl['template_id'], rel))).fillna(0).to_numpy()
     must = (sev >= 0.9) | df['exception'].notna().to_numpy() | quoted
     cand = (a >= ANOMALY_MIN) | must
-    pos, seen, recent = np.ones(len(df)), {}, {}       # per graph: the strongest failure so far; recent ones (time, a)
+    pos, seen, recent = np.ones(len(df)), {}, {}       # per graph: the strongest failure so far; the last NEAR seconds'
     tsec = (df['timestamp'] - df['timestamp'].min()).dt.total_seconds().fillna(0).to_numpy()
-    for i in np.flatnonzero(cand):
+    for i in np.flatnonzero(cand):                     # in time order
         c = chain[i]
-        near = max((x for t, x in recent.get(c, ()) if tsec[i] - t <= NEAR), default=0.0)
+        q = recent.get(c)
+        while q and tsec[i] - q[0][0] > NEAR: q.popleft()
+        near = max((x for _, x in q), default=0.0) if q else 0.0
         if seen.get(c, 0.0) >= 0.8 * a[i] or near >= DEMOTE * a[i]: pos[i] = 0.5
         if own[i] >= 0.5:
             seen[c] = max(seen.get(c, 0.0), a[i])
-            recent.setdefault(c, []).append((tsec[i], a[i]))
+            recent.setdefault(c, deque()).append((tsec[i], a[i]))
     df['position'] = pos
     strong = cand & (sev >= 0.9)
     if not strong.any(): strong = cand
