@@ -238,7 +238,8 @@ def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: s
     if quoted:
         first = df['message'].str.split('\n', n=1).str[0]
         uniq = pd.Series(first.unique())
-        match = dict(zip(uniq, [len(_shingles(m) & quoted) >= 1 for m in uniq]))
+        keys = {max(q.split(), key=len) for q in quoted}       # a line holding a run holds its longest word
+        match = dict(zip(uniq, [any(k in m.lower() for k in keys) and bool(_shingles(m) & quoted) for m in uniq]))
         quoted_rec = first.map(match).to_numpy(bool) & (df['level'] != 'DEBUG').to_numpy()
         hit |= quoted_rec
     return (np.isin(chain, chain[hit]) if hit.any() else hit), quoted_rec
