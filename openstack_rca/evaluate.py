@@ -107,9 +107,10 @@ def evaluate_fault_cases(cases, scorer=None, top: int = 10, split: str = 'all', 
         rep = analyze_records(records, truth['issue'], [logs], scorer, top)
         seconds = time.perf_counter() - t
         base = first_error(records)
+        ranked = _ranked_services(rep)
         rows.append({'case': case.name, 'subsystem': (truth.get('source') or {}).get('subsystem', ''),
                      'split': case_split(case.name), 'services': ','.join(truth['services']),
-                     'predicted': ','.join(_ranked_services(rep)[:3]), 'rank': service_rank(_ranked_services(rep), truth['services']),
+                     'predicted': ','.join(ranked[:3]), 'rank': service_rank(ranked, truth['services']),
                      'component': component_hit(rep.root_causes, truth.get('component')), 'no_cause': not rep.root_causes,
                      'baseline_rank': service_rank([b['service'] for b in base], truth['services']),
                      'baseline_component': component_hit(base, truth.get('component')), 'baseline_no_cause': not base,
@@ -150,10 +151,10 @@ def evaluate_cases(cases, scorer=None, top: int = 10, progress: bool = False) ->
 def evaluate(scenarios: int = 16, seed: int = 1000, scorer=None, data=None, minutes: float = 20, distractors: int = 3,
              progress: bool = False, split: str = 'all') -> dict:
     "Evaluate on `data` (real cases with truth.json, or labelled folders) or on `scenarios` freshly simulated incidents."
-    if data is not None:                               # one folder or several
-        found = [c for d in (data if isinstance(data, (list, tuple)) else [data]) for c in fault_cases(d)]
+    if data is not None:
+        folders = data if isinstance(data, (list, tuple)) else [data]      # one folder or several
+        found = [c for d in folders for c in fault_cases(d)]
         if found: return evaluate_fault_cases(found, scorer, split=split, progress=progress)
-        return evaluate_cases([c for d in (data if isinstance(data, (list, tuple)) else [data]) for c in labelled_cases(d)],
-                              scorer, progress=progress)
+        return evaluate_cases([c for d in folders for c in labelled_cases(d)], scorer, progress=progress)
     with tempfile.TemporaryDirectory() as d:
         return evaluate_cases(simulated_cases(d, scenarios, seed, minutes, distractors), scorer, progress=progress)

@@ -257,8 +257,8 @@ def traceback_fields(message: str) -> tuple[str | None, str | None]:
     exc = None
     if 'Traceback (most recent call last)' in message:
         lines = message.split('\n')
-        last = max((i for i, l in enumerate(lines) if 'File "' in l), default=lines.index(next(
-            l for l in lines if 'Traceback (most recent call last)' in l)))
+        files = [i for i, l in enumerate(lines) if 'File "' in l]
+        last = files[-1] if files else next(i for i, l in enumerate(lines) if 'Traceback (most recent call last)' in l)
         for l in lines[last + 1:]:
             if not l.strip() or l.startswith(' '): continue
             m = _EXC_LINE_RE.match(l.strip())

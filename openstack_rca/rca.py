@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .logs import RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS
+from .logs import RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID
 from .templates import mine_templates, mask, UNSEEN_ID
 from .simulate import CATEGORIES
 
@@ -88,27 +88,31 @@ _ROUTINE = re.compile(r'deprecat|will be removed|is not recommended|backwards? c
 _CLIENT = re.compile(r'NotFound\b|Could not find|\b40[134]\b')
 _STATUS = re.compile(r'(?:status:? |HTTP/1\.[01]" )([1-5]\d\d)\b')
 
+def _first_lines(df: pd.DataFrame) -> pd.Series:
+    "The first line of every record's message (a traceback's header line)."
+    return df['message'].str.split('\n', n=1).str[0]
+
 def severity(df: pd.DataFrame) -> np.ndarray:
     "Per record in [0, 1], from its level, traceback (`exception`), failure words, HTTP status and routine phrases."
     lv = df['level'].map(LEVEL_SEVERITY).fillna(0.05).to_numpy(float)
-    tmpl = df['template'] if 'template' in df else df['message'].str.split('\n', n=1).str[0]
+    warn = (df['level'] == 'WARNING').to_numpy()
+    tmpl = df['template'] if 'template' in df else _first_lines(df)
     uniq = pd.Series(tmpl.unique())
     look = lambda rx: tmpl.map(dict(zip(uniq, uniq.str.contains(rx, regex=True)))).to_numpy(bool)
     fail, routine, client = look(_FAILURE), look(_ROUTINE), look(_CLIENT)
     exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
     status = pd.to_numeric(df['message'].str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
-    s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where((lv == 0.4) & fail, 0.6, lv))
+    s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where(warn & fail, 0.6, lv))
     s = np.where(status >= 500, np.maximum(s, 0.5), s)
-    s = np.where(exc, np.where(lv >= 0.9, 1.0, np.where(lv >= 0.5, np.maximum(s, 0.65), np.maximum(s, 0.4 * (lv > 0)))),
-                 s)
-    s = np.where((lv == 0.4) & routine, s * 0.3, s)                     # deprecation warnings
+    s = np.where(exc, np.where(lv >= 0.9, 1.0, np.maximum(s, 0.4 * (lv > 0))), s)
+    s = np.where(warn & routine, s * 0.3, s)                     # deprecation warnings
     s = np.where((lv < 0.9) & client & ~exc, s * 0.5, s)      # a client asked for something that is not there
     return s
 
 # %% ../nbs/09_rca.ipynb #24b189bc
 def _key(df: pd.DataFrame) -> pd.Series:
     "The baseline key of each record: service, level and the masked first line of its message."
-    first = df['message'].str.split('\n', n=1).str[0]
+    first = _first_lines(df)
     uniq = pd.Series(first.unique())
     masked = first.map(dict(zip(uniq, uniq.map(mask))))
     return df['service'].astype(str) + '|' + df['level'].astype(str) + '|' + masked
@@ -158,7 +162,7 @@ def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None)
     return np.where(sev >= 0.9, 1.0, 1 / (1 + 0.3 * np.log(n)))
 
 # %% ../nbs/09_rca.ipynb #4c70f8d6
-_ID_RE = re.compile(r'(?:req-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
+_ID_RE = re.compile(r'(?:req-)?' + UUID)
 
 def record_ids(df: pd.DataFrame) -> list[set]:
     "The ids of every record: its request id and every UUID (or req-UUID) in its message's first 4000 characters."
@@ -210,8 +214,7 @@ def fault_service(service: str, message: str) -> str:
     first = message.split('\n', 1)[0]
     if 'Traceback (most recent call last)' in first:          # a traceback another service reported, quoted
         for module, _ in traceback_frames(first):
-            if module.split('.', 1)[0] in OPENSTACK_PROJECTS and service_of_module(module):
-                return service_of_module(module)
+            if module.split('.', 1)[0] in OPENSTACK_PROJECTS and (svc := service_of_module(module)): return svc
     if 'oslo_messaging' not in message: return service
     found, armed = None, False
     for module, _ in traceback_frames(message):
@@ -236,7 +239,7 @@ def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: s
     if pasted: hit |= np.array([bool(s & pasted) for s in ids], bool)
     quoted = _shingles(issue)
     if quoted:
-        first = df['message'].str.split('\n', n=1).str[0]
+        first = _first_lines(df)
         uniq = pd.Series(first.unique())
         keys = {max(q.split(), key=len) for q in quoted}       # a line holding a run holds its longest word
         match = dict(zip(uniq, [any(k in m.lower() for k in keys) and bool(_shingles(m) & quoted) for m in uniq]))
@@ -487,10 +490,9 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
         baseline = baseline if baseline is not None else getattr(scorer, 'baseline', None)
         timings['lstm'] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
+    if surprise is not None:                          # columns travel with the records through score_records' sort
+        mined = mined.assign(surprise_norm=surprise, surprise=scored['surprise'].to_numpy(float))
     df = score_records(mined, issue, surprise, baseline, lstm_weight)
-    if surprise is not None:
-        order = mined.sort_values(['timestamp', 'file', 'line'], kind='stable').index.to_numpy()
-        df['surprise_norm'], df['surprise'] = surprise[order], scored['surprise'].to_numpy(float)[order]
     df['has_baseline'] = baseline is not None
     cand = df[df['score'] > 0]
     best = cand.groupby('template_id')['score'].transform('max')

@@ -49,6 +49,12 @@ def _rows(report: Report) -> list[list[str]]:
 
 _HEAD = ['#', 'score', 'service', 'evidence', 'time', 'level', 'message', 'why']
 
+def _suspect_rows(report: Report) -> list[list[str]]:
+    return [[str(s['rank']), s['service'], f"{s['score']:.3f}", ', '.join(s['components']), ', '.join(s['evidence'][:3])]
+            for s in report.suspects]
+
+_SUSPECT_HEAD = ['#', 'service', 'score', 'components', 'evidence']
+
 def to_markdown(report: Report, png: bytes | None = None) -> str:
     "The report as Markdown, with the timeline plot embedded."
     md = lambda s: str(s).replace('|', '\\|').replace('\n', ' ')
@@ -57,9 +63,8 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
            + (f" · model {report.model['name']} v{report.model['version']} ({report.model['source']})" if report.model else ''), '']
     out += [f'> **Warning:** {md(w)}' for w in report.warnings] + ([''] if report.warnings else [])
     if report.suspects:
-        out += ['## Suspects', '', '| # | service | score | components | evidence |', '|---|---|---|---|---|']
-        out += [f"| {s['rank']} | {md(s['service'])} | {s['score']:.3f} | {md(', '.join(s['components']))} | "
-                f"{md(', '.join(s['evidence'][:3]))} |" for s in report.suspects] + ['']
+        out += ['## Suspects', '', '| ' + ' | '.join(_SUSPECT_HEAD) + ' |', '|' + '---|' * len(_SUSPECT_HEAD)]
+        out += ['| ' + ' | '.join(md(c) for c in r) + ' |' for r in _suspect_rows(report)] + ['']
     if png: out += [f'![timeline](data:image/png;base64,{base64.b64encode(png).decode()})', '']
     out += ['## Root causes', '']
     if report.root_causes:
@@ -84,10 +89,9 @@ def to_html(report: Report, png: bytes | None = None) -> str:
     a = report.affected
     model = f" · model {e(str(report.model['name']))} v{report.model['version']}" if report.model else ''
     warn = ''.join(f'<p><b>Warning:</b> {e(w)}</p>' for w in report.warnings)
-    sus = ('<h2>Suspects</h2><table><tr><th>#</th><th>service</th><th>score</th><th>components</th><th>evidence</th></tr>'
-           + ''.join(f"<tr><td>{s['rank']}</td><td>{e(s['service'])}</td><td>{s['score']:.3f}</td>"
-                     f"<td>{e(', '.join(s['components']))}</td><td>{e(', '.join(s['evidence'][:3]))}</td></tr>"
-                     for s in report.suspects) + '</table>') if report.suspects else ''
+    sus = (f"<h2>Suspects</h2><table><tr>{''.join(f'<th>{h}</th>' for h in _SUSPECT_HEAD)}</tr>"
+           + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in _suspect_rows(report))
+           + '</table>') if report.suspects else ''
     img = f'<img alt="timeline" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else ''
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>RCA: {e(report.issue[:80])}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}code{{font-size:12px}}</style></head>
