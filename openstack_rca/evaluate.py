@@ -13,7 +13,8 @@ from .rca import analyze
 
 # %% auto #0
 __all__ = ['TRUTH', 'template_regex', 'first_hit', 'labelled_cases', 'simulated_cases', 'fault_cases', 'case_split',
-           'first_error', 'service_rank', 'component_hit', 'evaluate_fault_cases', 'evaluate_cases', 'evaluate']
+           'first_error', 'service_rank', 'component_hit', 'component_in_logs', 'evaluate_fault_cases',
+           'evaluate_cases', 'evaluate']
 
 # %% ../nbs/11_evaluate.ipynb #ecfd16b4
 def template_regex(template: str) -> re.Pattern:
@@ -79,6 +80,13 @@ def component_hit(cited: list[dict], component: str | None, k: int = 3) -> bool:
     return any(c.get('component') == component or component in {m for m, _ in traceback_frames(c.get('message') or '')}
                for c in cited[:k])
 
+def component_in_logs(records: pd.DataFrame, component: str | None) -> bool:
+    "The truth's module shows anywhere in the logs (a logger, a traceback frame): the ceiling of component Hit@k."
+    if not component: return False
+    if (records['component'] == component).any(): return True
+    tb = records.loc[records['message'].str.contains('File "', regex=False), 'message']
+    return any(component in {m for m, _ in traceback_frames(x)} for x in tb)
+
 # %% ../nbs/11_evaluate.ipynb #3f35b5f8
 def _ranked_services(report) -> list[str]:
     sus = getattr(report, 'suspects', None)
@@ -112,6 +120,7 @@ def evaluate_fault_cases(cases, scorer=None, top: int = 10, split: str = 'all', 
                      'split': case_split(case.name), 'services': ','.join(truth['services']),
                      'predicted': ','.join(ranked[:3]), 'rank': service_rank(ranked, truth['services']),
                      'component': component_hit(rep.root_causes, truth.get('component')), 'no_cause': not rep.root_causes,
+                     'component_in_logs': component_in_logs(records, truth.get('component')),
                      'baseline_rank': service_rank([b['service'] for b in base], truth['services']),
                      'baseline_component': component_hit(base, truth.get('component')), 'baseline_no_cause': not base,
                      'seconds': round(seconds, 3)})
@@ -121,6 +130,7 @@ def evaluate_fault_cases(cases, scorer=None, top: int = 10, split: str = 'all', 
         for method, cols in (('analyze', ('rank', 'component', 'no_cause')),
                              ('first ERROR', ('baseline_rank', 'baseline_component', 'baseline_no_cause'))):
             table.append({'subsystem': name, 'method': method, **_figures(g, *cols),
+                          'component_in_logs': round(float(g['component_in_logs'].mean()), 4),
                           'seconds_per_case': round(float(g['seconds'].median()), 3) if method == 'analyze' else None})
     summary = {'mode': 'full' if scorer is not None else 'fast', 'split': split, 'cases': len(df),
                **{k: v for k, v in table[-2].items() if k not in ('subsystem', 'method')}}

@@ -15,11 +15,11 @@ from .templates import mine_templates, mask, UNSEEN_ID
 from .simulate import CATEGORIES
 
 # %% auto #0
-__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'W_REL', 'W_ANCHOR',
-           'DEMOTE', 'NEAR', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS', 'PY_DEFECTS', 'FIT_MAX_UNSEEN',
-           'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline', 'novelty', 'record_ids', 'chains',
-           'service_of_module', 'fault_service', 'issue_evidence', 'score_records', 'categorize', 'Report', 'is_defect',
-           'defect_recommendations', 'analyze_records', 'load_baseline', 'analyze']
+__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'W_REL',
+           'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS', 'PY_DEFECTS',
+           'FIT_MAX_UNSEEN', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline', 'novelty',
+           'record_ids', 'chains', 'service_of_module', 'fault_service', 'issue_evidence', 'score_records',
+           'categorize', 'Report', 'is_defect', 'defect_recommendations', 'analyze_records', 'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
@@ -215,9 +215,12 @@ def fault_service(service: str, message: str) -> str:
     if 'Traceback (most recent call last)' in first:          # a traceback another service reported, quoted
         for module, _ in traceback_frames(first):
             if module.split('.', 1)[0] in OPENSTACK_PROJECTS and (svc := service_of_module(module)): return svc
+    frames = traceback_frames(message)
+    if frames and frames[0][0].endswith('.manager') and service_of_module(frames[0][0]) not in (None, service):
+        return service_of_module(frames[0][0])    # it starts in another service's RPC endpoint: raised over there
     if 'oslo_messaging' not in message: return service
     found, armed = None, False
-    for module, _ in traceback_frames(message):
+    for module, _ in frames:
         if module.startswith(_RPC_SERVER + _RPC_CLIENT): armed = True; continue
         if armed and module.split('.', 1)[0] in OPENSTACK_PROJECTS:
             found, armed = service_of_module(module) or found, False
@@ -250,8 +253,10 @@ def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: s
 # %% ../nbs/09_rca.ipynb #118b2a29
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
 MIN_SCORE = 0.3                    # a candidate below this score is not reported (unless it is an error)
+WEAK_MIN = 0.25                    # records at least this severe are candidates too (for a weak-evidence answer)
 W_REL, W_ANCHOR = 0.5, 1.5          # relevance re-orders by up to half; an anchored incident graph counts 1.5
 DEMOTE, NEAR = 0.4, 10.0            # a failure within NEAR seconds, at least DEMOTE times as anomalous, leads
+BOUND = 600.0                       # seconds: a code failure this close before the quoted symptom outranks it
 
 def _file_label(path: str, inputs: list[Path]) -> str:
     "The file as the user gave it: relative to the input folder holding it, or the input path itself."
@@ -285,7 +290,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     rel = relevance((tmpl['template'] + ' ' + tmpl['service']).tolist(), issue)
     df['relevance'] = df['template_id'].map(dict(zip(tmpl['template_id'], rel))).fillna(0).to_numpy()
     must = (sev >= 0.9) | df['exception'].notna().to_numpy() | quoted
-    cand = (a >= ANOMALY_MIN) | must
+    cand = (a >= ANOMALY_MIN) | must | (sev >= WEAK_MIN)     # failure-like records score too, for weak evidence
     pos, seen, recent = np.ones(len(df)), {}, {}       # per graph: the strongest failure so far; the last NEAR seconds'
     tsec = (df['timestamp'] - df['timestamp'].min()).dt.total_seconds().fillna(0).to_numpy()
     for i in np.flatnonzero(cand):                     # in time order
@@ -312,6 +317,10 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
         c = chain[i]
         if pos[i] < 1 and c in best: score[i] = min(score[i], 0.9 * best[c])
         if own[i] >= 0.5: best[c] = max(best.get(c, 0.0), score[i])
+    failed = (own >= 0.9) & df['exception'].notna().to_numpy()      # code that raised
+    for i in np.flatnonzero(quoted & ~failed):         # what the user saw follows the code failure that caused it
+        lead = score[failed & (tsec <= tsec[i]) & (tsec >= tsec[i] - BOUND)]
+        if lead.size: score[i] = min(score[i], 0.9 * lead.max())
     df['score'] = np.where(cand, score, 0.0)
     df['must'] = must
     return df
@@ -501,11 +510,12 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                        best=reps['template_id'].map(cand.groupby('template_id')['score'].max()))
     ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True], kind='stable')
     keep = (ranked['best'] >= MIN_SCORE) | ranked['must']
-    weak = not keep.any() and bool((ranked['novelty'] >= 1).any())
-    if weak:                                         # nothing stands out clearly: the best new (not routine) candidates
-        keep = ranked['novelty'] >= 1
+    weak = (ranked['novelty'] >= 1) | (ranked['anchor'] > 1)
+    if not keep.any() and weak.any():   # nothing stands out: the best new records, and those of the issue's incident
+        keep = weak
         warnings.append('weak evidence: no error and nothing scoring above the report threshold; these are the best '
-                        'records never seen before in this input' + (' and the baseline' if baseline is not None else '')
+                        'warnings and failure messages never seen before in this input'
+                        + (' and the baseline' if baseline is not None else '') + ' or in the incident the issue names'
                         + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
     chosen = ranked[keep].head(top)
     causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
