@@ -4,11 +4,11 @@
 
 # %% ../nbs/90_cli.ipynb #ef66f694
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 import pandas as pd
 from . import __version__
-from .logs import RCAError, read_logs, data_dir
+from .logs import RCAError, read_logs, data_dir, redact
 from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
 from .simulate import simulate, CATEGORIES
 
@@ -118,7 +118,7 @@ def cmd_train(a) -> int:
     _s3_options(a)
     r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
               models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2, root=a.artifact_root)
-    for w in r.warnings: print(f'openstack-rca train: warning: {w}', file=sys.stderr)
+    for w in r.warnings: print(f'openstack-rca train: warning: {redact(w)}', file=sys.stderr)
     m = r.metrics
     print(f"trained on {r.params['data.records']} records: {m['epochs_run']} epochs in {m['training_seconds']:.1f}s, "
           f"{m['templates']} templates, top-g {m['top_g']}, final loss {m['final_loss']:.4f}")
@@ -126,10 +126,10 @@ def cmd_train(a) -> int:
         print(f"evaluation on {a.eval}: precision {m['precision']} recall {m['recall']} F1 {m['f1']} "
               f"(sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn, {m['tn']} tn), AUC {m['auc']}")
     if r.publish_error:
-        print(f'MLflow run {r.run_name} ({r.run_id}) at {r.tracking_uri}')
+        print(f'MLflow run {r.run_name} ({r.run_id}) at {redact(r.tracking_uri)}')
         raise RCAError(f'publishing failed: {r.publish_error}')
     if r.run_id:
-        print(f'MLflow run {r.run_name} ({r.run_id}) at {r.tracking_uri}')
+        print(f'MLflow run {r.run_name} ({r.run_id}) at {redact(r.tracking_uri)}')
         if r.artifact_folder: print(f'run artifacts: {r.artifact_folder}')
         print(f'model files: {r.model_source}')
         print(f'registered {a.register_as} version {r.model_version}: load it with '
@@ -309,8 +309,8 @@ def cmd_analyze(a) -> int:
     else: print(text, flush=True)
     if tracking_enabled(a.no_mlflow):                  # after the answer: the operator does not wait for MLflow
         from openstack_rca.report import log_inference
-        try: log_inference(report, a.experiment, a.logs, {f'report.{ {"text": "txt", "markdown": "md"}.get(a.format, a.format)}': text})
-        except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {e} (--no-mlflow turns tracking off)', file=sys.stderr)
+        try: log_inference(report, a.experiment, a.logs, a.format, a.log_issue)
+        except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {redact(e)} (--no-mlflow turns tracking off)', file=sys.stderr)
     return 0
 
 def cmd_evaluate(a) -> int:
@@ -337,6 +337,8 @@ def _analyze_parser(sub):
                                    'file:line. --fast uses statistics only (no model, no TensorFlow); the full mode adds the LSTM.')
     s.add_argument('--logs', required=True, nargs='+', metavar='PATH', help='log files or folders')
     s.add_argument('--issue', required=True, help='what users see, in words: "instances go to ERROR and cannot get IPs"')
+    s.add_argument('--log-issue', action='store_true', help='record the issue text in MLflow too (default: only its sha256 and '
+                   'length; the report artifacts say "issue withheld")')
     s.add_argument('--fast', action='store_true', help='no model: template rarity, severity, chains and relevance only')
     s.add_argument('--model', metavar='REF', help='model version: latest | N | @alias | staging | production (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model', help='registered model name (default lstm_model)')
@@ -445,15 +447,16 @@ def main(argv: list[str] | None = None) -> int:
     "Entry point of the `openstack-rca` console script."
     parser = build_parser()
     a = parser.parse_args(argv)
+    os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'false'     # belt and braces: we never use MLflow's loaders
     try:
         return a.func(a)
     except RCAError as e:
-        print(f'openstack-rca {a.command}: error: {e}', file=sys.stderr)
+        print(f'openstack-rca {a.command}: error: {redact(e)}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130
     except Exception as e:
         if a.debug: raise
-        print(f'openstack-rca {a.command}: internal error: {type(e).__name__}: {e} (rerun with --debug and report it)', file=sys.stderr)
+        print(f'openstack-rca {a.command}: internal error: {type(e).__name__}: {redact(e)} (rerun with --debug and report it)', file=sys.stderr)
         return 1

@@ -13,14 +13,27 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'FILE_PROBLEMS',
-           'REPAIR_REASONS', 'OPENSTACK_PROJECTS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError',
-           'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
-           'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir',
-           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
+           'REPAIR_REASONS', 'OPENSTACK_PROJECTS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'redact',
+           'strip_controls', 'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport',
+           'read_bytes', 'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files',
+           'default_cache_dir', 'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
     "An error the user can fix. The CLI prints its one-line message and exits non-zero."
+
+_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@')
+_SECRET_QUERY = re.compile(r'(?i)([?&](?:password|passwd|pwd|token|secret|access_key|x-amz-signature|x-amz-credential)=)[^&\s]+')
+
+def redact(text) -> str:
+    "`text` with every URL's user:password and secret query values replaced by `***`: safe to print or log."
+    return _SECRET_QUERY.sub(r'\1***', _USERINFO.sub(r'\1***@', str(text)))
+
+_CONTROLS = re.compile(r'\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+
+def strip_controls(text: str) -> str:
+    "`text` without terminal control sequences (colours, OSC titles and links) or control characters; keeps \\n, \\t."
+    return _CONTROLS.sub('', text)
 
 # %% ../nbs/00_logs.ipynb #5cc114f1
 def project_root(start: Path | str | None = None) -> Path | None:

@@ -209,7 +209,8 @@ class DeepLogScorer:
         try: meta = json.loads((path / 'scorer.json').read_text())
         except FileNotFoundError: raise RCAError(f'no scorer in {path} (scorer.json missing)') from None
         if meta.get('format') != SCORER_FORMAT: raise RCAError(f'{path}/scorer.json is not an openstack-rca scorer')
-        model = model if model is not None else _tf()[0].saving.load_model(path / 'model.keras', compile=False)
+        model = model if model is not None else _tf()[0].saving.load_model(path / 'model.keras', compile=False,
+                                                                               safe_mode=True)
         vocab = Vocabulary.from_dict(json.loads((path / 'vocabulary.json').read_text()))
         miner = TemplateMiner.load(path / 'templates.json') if meta.get('has_miner') else None
         from openstack_rca.rca import Baseline                    # rca is above this module; JSON only, never pickle

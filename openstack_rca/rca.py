@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .logs import RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID
+from .logs import (RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID,
+                               strip_controls)
 from .templates import mine_templates, mask, UNSEEN_ID
 from .simulate import CATEGORIES
 
@@ -421,7 +422,7 @@ class Report:
         out.append(f"affected: services {', '.join(a['services']) or '-'}; {len(a['instances'])} instance(s); "
                    f"{len(a['requests'])} request(s)")
         out.append('recommendations:'); out += [f'  - {x}' for x in self.recommendations]
-        return '\n'.join(out)
+        return strip_controls('\n'.join(out))          # log text never drives the terminal
 
 # %% ../nbs/09_rca.ipynb #608f7ba7
 PY_DEFECTS = frozenset('TypeError KeyError AttributeError ValueError IndexError NameError AssertionError '

@@ -12,7 +12,7 @@ from .logs import RCAError, default_cache_dir
 from .tracking import (DEFAULT_MODEL_NAME, tracking_enabled, tracking_uri, is_embedded, reachable, using_store,
                                     experiment_name, load_scorer)
 from .storage import (S3Store, S3Error, IntegrityError, MANIFEST, artifact_root, split_s3_uri, version_prefix,
-                                   folder_manifest, verify_folder)
+                                   folder_manifest, check_model_name, owned_folder)
 
 # %% auto #0
 __all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'parse_ref', 'Provenance', 'model_cache',
@@ -57,19 +57,24 @@ class Provenance:
 def model_cache(name: str) -> Path:
     "The cache folder of model `name` for the current store (the S3 artifact root, else the tracking URI): two stores' `lstm_model v1` are different models."
     import hashlib
+    check_model_name(name)
     try: where = artifact_root() or tracking_uri()
     except RCAError: where = tracking_uri()
     store = hashlib.sha256(where.encode()).hexdigest()[:12]
     return default_cache_dir() / 'models' / store / name
 
 def cached_version(name: str, version: int, sha256: str | None = None) -> Path | None:
-    "An intact cached copy of `name` v`version` (with digest `sha256`, when given), or None."
+    """An intact cached copy of `name` v`version`, or None. Intact: the digest of the bytes on disk is `sha256` (the
+    registry's), or without one the digest it was cached with. A copy that fails is evicted, never reused."""
     root = model_cache(name)
     pattern = f'v{int(version)}-{sha256[:16]}' if sha256 else f'v{int(version)}-*'
     for d in sorted(root.glob(pattern)) if root.exists() else []:
-        try: m = json.loads((d / MANIFEST).read_text())
-        except (OSError, ValueError): continue
-        if (sha256 is None or m.get('sha256') == sha256) and not verify_folder(d, m): return d
+        try: want = sha256 or json.loads((d / MANIFEST).read_text())['sha256']
+        except (OSError, ValueError, KeyError, TypeError): want = None
+        try: intact = want is not None and folder_manifest(d)['sha256'] == want
+        except RCAError: intact = False
+        if intact: return d
+        shutil.rmtree(d, ignore_errors=True)             # poisoned or half-written: evicted
     return None
 
 def cached_versions(name: str) -> list[int]:
@@ -138,6 +143,7 @@ def _max_version(client, name: str) -> int:
 def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | None = None, run_id: str | None = None,
                     tags: dict | None = None, description: str | None = None, store: S3Store | None = None, progress: bool = False):
     "Publish the MLflow model in `folder` to S3 and register it as the next version of `name`; returns the ModelVersion."
+    check_model_name(name)
     store = store or S3Store()
     if not (Path(folder) / 'MLmodel').is_file(): raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
     manifest, exp = folder_manifest(folder), experiment_name(experiment)
@@ -171,8 +177,14 @@ def _fetch(name: str, version: int, source: str, digest: str | None, progress: b
         store, rel = S3Store(f's3://{bucket}'), key + '/'
         m = store.version_manifest(rel)
         if m is None: raise RCAError(f'{source} has no {MANIFEST}: an incomplete or deleted version')
-        if digest and m['sha256'] != digest: raise IntegrityError(f'{source}: manifest sha256 differs from the registered one')
-        return store.download_folder(rel, cache_path(name, version, m['sha256']), m, progress), m['sha256'], False
+        if digest and m.get('sha256') != digest:
+            raise IntegrityError(f'{source}: manifest sha256 differs from the registered one')
+        path = store.download_folder(rel, cache_path(name, version, m['sha256']), m, progress)
+        got = folder_manifest(path)['sha256']                          # from the bytes on disk, not the manifest's word
+        if digest and got != digest:
+            shutil.rmtree(path, ignore_errors=True)
+            raise IntegrityError(f'{source}: the sha256 of the downloaded files differs from the registered one')
+        return path, got, False
     import mlflow
     with tempfile.TemporaryDirectory() as d:
         try: local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f'models:/{name}/{version}', dst_path=d))
@@ -185,12 +197,20 @@ def _fetch(name: str, version: int, source: str, digest: str | None, progress: b
         shutil.copytree(local, dest); (dest / MANIFEST).write_text(json.dumps(m, indent=1, sort_keys=True))
     return dest, m['sha256'], False
 
-def _from_registry(name, kind, val, progress) -> Provenance:
-    import mlflow
+def _from_registry(name, kind, val, progress, notes) -> Provenance:
+    "The version the registry names, checked against its sha256 tag; `latest` skips versions that fail the check."
     with using_store(tracking_uri()):
-        mv = _get_version(_client(), name, kind, val)
-        path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress)
-    return Provenance(name, int(mv.version), 'registry', mv.source, digest, hit, str(path))
+        client = _client()
+        versions = _versions(client, name) if kind == 'latest' else [_get_version(client, name, kind, val)]
+        if not versions: raise RCAError(f'no registered versions of {name}')
+        for mv in versions:
+            try: path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress)
+            except IntegrityError as e:
+                if kind != 'latest': raise
+                notes.append(f'registry: v{mv.version} skipped: {e}')
+                continue
+            return Provenance(name, int(mv.version), 'registry', mv.source, digest, hit, str(path))
+    raise IntegrityError(f'no registered version of {name} passes its integrity check')
 
 def s3_aliases(store: S3Store, name: str) -> dict:
     "The alias → version mirror `promote` keeps in S3."
@@ -213,6 +233,8 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
         try:
             hit = cached_version(name, n, m['sha256'])
             path = hit or store.download_folder(folder, cache_path(name, n, m['sha256']), m, progress)
+            notes.append(f's3-scan: v{n} was checked against its own manifest only; the registry, which holds the '
+                         'sha256 it was published with, could not be asked')
             return Provenance(name, n, 's3-scan', store.uri(folder).rstrip('/'), m['sha256'], bool(hit), str(path))
         except IntegrityError as e:
             if kind == 'version': raise
@@ -236,9 +258,10 @@ def _from_local(name, kind, val, models_dir) -> Provenance:
 
 def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models', progress: bool = False) -> Provenance:
     "Find (and download, verified) a model version; its `path` is a local MLflow model folder."
+    check_model_name(name)
     kind, val = parse_ref(ref)
     notes = []
-    steps = [('registry', lambda: _from_registry(name, kind, val, progress))]
+    steps = [('registry', lambda: _from_registry(name, kind, val, progress, notes))]
     try: root = artifact_root(root)
     except RCAError as e: notes.append(f's3-scan: {e}'); root = None
     if root: steps.append(('s3-scan', lambda: _from_s3(name, kind, val, root, progress, notes)))
@@ -248,6 +271,9 @@ def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None 
             p = fn()
             p.notes = notes
             return p
+        except IntegrityError as e:              # the registry answered and the files are not what it registered:
+            if step == 'registry': raise IntegrityError(f'{name} {ref}: {e}') from None    # no weaker source instead
+            notes.append(f'{step}: {e}')
         except RCAError as e: notes.append(f'{step}: {e}')
     raise RCAError(f'no model {name} {ref} found: ' + ' | '.join(notes) + ' — train one with openstack-rca train')
 
@@ -374,10 +400,15 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
     return table, drifts
 
 # %% ../nbs/07_registry.ipynb #f1e72765
+def _root_or_none() -> str | None:
+    try: return artifact_root()
+    except RCAError: return None
+
 def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
     "Delete all but the newest `keep` versions of `name`, never one with an alias; returns one line per action."
     if keep < 1: raise RCAError('--keep must be at least 1')
     client = _client()
+    root = _root_or_none()
     aliases = _aliases(client, name)
     held = {v: a for a, v in aliases.items()}
     lines = []
@@ -388,8 +419,11 @@ def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
         if dry_run: continue
         client.delete_model_version(name, v.version)
         if v.source.startswith('s3://'):
-            bucket, key = split_s3_uri(v.source)
-            try: S3Store(f's3://{bucket}').unpublish(key + '/')
+            if (rel := owned_folder(v.source, root, name, n)) is None:
+                lines.append(f'  not removing {v.source}: it is not the folder of {name} v{n} under the artifact root '
+                             f'{root or "(none configured)"}')
+                continue
+            try: S3Store(root).unpublish(rel)
             except S3Error as e: lines.append(f'  could not remove its S3 folder: {e}')
     return lines
 
@@ -397,6 +431,7 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
     "Delete all but the newest `keep` top-level runs of `experiment` (children go with their parent), never one behind an aliased version."
     if keep < 1: raise RCAError('--keep must be at least 1')
     client = _client()
+    root = _root_or_none()
     exp_name = experiment_name(experiment)
     exp = client.get_experiment_by_name(exp_name)
     if exp is None: raise RCAError(f'no experiment {exp_name}')
@@ -420,8 +455,13 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
             client.delete_run(r.info.run_id)
             folder = r.data.tags.get('artifact_folder', '')
             if folder.startswith('s3://'):
-                bucket, key = split_s3_uri(folder)
-                try: S3Store(f's3://{bucket}').delete_prefix(key + '/')
+                rel = owned_folder(folder, root)
+                try:
+                    store = S3Store(root) if rel else None
+                    if rel and (store.get_json(rel + '_run.json') or {}).get('run_id') == r.info.run_id:
+                        store.delete_prefix(rel)
+                    else: lines.append(f'  not removing {folder}: it is not the folder of this run under the artifact '
+                                       f'root {root or "(none configured)"}')
                 except S3Error as e: lines.append(f'  could not remove its S3 folder: {e}')
     return lines
 

@@ -4,16 +4,18 @@
 
 # %% ../nbs/10_report.ipynb #2a54ed9d
 from __future__ import annotations
-import base64, hashlib, html, io, json, os, time
+import base64, hashlib, html, io, json, os, re, time
+from dataclasses import replace
 from pathlib import Path
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .logs import RCAError
+from .logs import RCAError, strip_controls
 from .rca import Report
 
 # %% auto #0
-__all__ = ['plot_timeline', 'figure_png', 'to_markdown', 'to_html', 'render', 'issue_fingerprint', 'log_inference']
+__all__ = ['plot_timeline', 'figure_png', 'md', 'to_markdown', 'to_html', 'render', 'issue_fingerprint', 'withheld',
+           'log_inference']
 
 # %% ../nbs/10_report.ipynb #cdbb9706
 def plot_timeline(report: Report, freq: str = '1min'):
@@ -55,9 +57,14 @@ def _suspect_rows(report: Report) -> list[list[str]]:
 
 _SUSPECT_HEAD = ['#', 'service', 'score', 'components', 'evidence']
 
+_MD_ACTIVE = re.compile(r'([\\`*_\[\]|#])')
+
+def md(s) -> str:
+    "Text from logs, the issue or file names as inert Markdown: HTML escaped, no links, code spans, tables or lines."
+    return _MD_ACTIVE.sub(r'\\\1', html.escape(strip_controls(str(s)), quote=False)).replace('\n', ' ')
+
 def to_markdown(report: Report, png: bytes | None = None) -> str:
     "The report as Markdown, with the timeline plot embedded."
-    md = lambda s: str(s).replace('|', '\\|').replace('\n', ' ')
     out = [f'# Root-cause analysis', '', f'**Issue:** {md(report.issue)}', '',
            f'**Category:** {report.category} (confidence {report.confidence:.2f}) · mode {report.mode}'
            + (f" · model {report.model['name']} v{report.model['version']} ({report.model['source']})" if report.model else ''), '']
@@ -70,10 +77,12 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     if report.root_causes:
         out += ['| ' + ' | '.join(_HEAD) + ' |', '|' + '---|' * len(_HEAD)] + ['| ' + ' | '.join(md(c) for c in r) + ' |' for r in _rows(report)]
     else: out.append('No anomaly found: nothing in these logs stands out for this issue.')
-    out += ['', '## Timeline', ''] + [f"- `{e['timestamp']}` **{e['service']}** {e['level']} `{e['file']}:{e['line']}` {md(e['message'][:200])}" for e in report.timeline]
+    out += ['', '## Timeline', ''] + [f"- {md(e['timestamp'])} **{md(e['service'])}** {e['level']} {md(e['file'])}:{e['line']} "
+                                      f"{md(e['message'][:200])}" for e in report.timeline]
     a = report.affected
-    out += ['', '## Affected', '', f"- services: {', '.join(a['services']) or '-'}", f"- instances: {', '.join(a['instances']) or '-'}",
-            f"- requests: {', '.join(a['requests']) or '-'}", '', '## Recommendations', ''] + [f'- {r}' for r in report.recommendations]
+    out += ['', '## Affected', '', f"- services: {md(', '.join(a['services']) or '-')}",
+            f"- instances: {md(', '.join(a['instances']) or '-')}", f"- requests: {md(', '.join(a['requests']) or '-')}",
+            '', '## Recommendations', ''] + [f'- {r}' for r in report.recommendations]
     out += ['', f"<sub>{report.stats['records']} records, {report.stats['chains']} chains ({report.stats['anomalous_chains']} anomalous), "
             f"{report.timings.get('total', sum(report.timings.values())):.2f} s</sub>", '']
     return '\n'.join(out)
@@ -116,8 +125,15 @@ def issue_fingerprint(issue: str) -> dict:
     "What is logged of the issue text: its sha256 and its length."
     return {'issue_sha256': hashlib.sha256(issue.encode()).hexdigest(), 'issue_length': len(issue)}
 
-def log_inference(report: Report, experiment: str | None = None, logs=None, artifacts: dict | None = None) -> str | None:
-    "Record `report` as an MLflow run (run_type=rca_inference); returns the run id, or None with a warning when the store is unreachable."
+def withheld(report: Report) -> Report:
+    "A copy of `report` whose issue text is replaced by its length and sha256: what tracking keeps by default."
+    fp = issue_fingerprint(report.issue)
+    return replace(report, issue=f"(issue withheld: {fp['issue_length']} characters, sha256 {fp['issue_sha256'][:16]})")
+
+def log_inference(report: Report, experiment: str | None = None, logs=None, fmt: str | None = None,
+                  log_issue: bool = False) -> str | None:
+    """Record `report` as an MLflow run (run_type=rca_inference), with `report.json` and, for another `fmt`, the report
+    as the user got it. The issue text stays out (only its sha256 and length) unless `log_issue`. Returns the run id."""
     from openstack_rca.tracking import tracking_uri, reachable, using_store, ensure_experiment, experiment_name, run_name
     import logging, mlflow
     logging.getLogger('mlflow').setLevel(logging.WARNING)
@@ -133,12 +149,14 @@ def log_inference(report: Report, experiment: str | None = None, logs=None, arti
                                'model.version': m.get('version'), 'model.source': m.get('source'),
                                'logs': ';'.join(str(p) for p in (logs or []))[:500], 'root_causes': len(report.root_causes),
                                'baseline': str(report.stats.get('baseline'))[:250],
-                               'suspect': report.suspects[0]['service'] if report.suspects else None})
+                               'suspect': report.suspects[0]['service'] if report.suspects else None,
+                               **({'issue': report.issue[:500]} if log_issue else {})})
             mlflow.log_metrics({**{f'stats.{k}': float(v) for k, v in report.stats.items() if isinstance(v, (int, float))},
                                 **{f'latency.{k}': float(v) for k, v in report.timings.items()},
                                 'confidence': float(report.confidence),
                                 'top_score': float(report.root_causes[0]['score']) if report.root_causes else 0.0})
-            d = report.to_dict(); d['issue'] = issue_fingerprint(report.issue)          # the artifact does not carry the text either
-            mlflow.log_dict(d, 'report.json')
-            for name, text in (artifacts or {}).items(): mlflow.log_text(text, name)
+            shown = report if log_issue else withheld(report)          # the artifacts do not carry the text either
+            mlflow.log_dict(shown.to_dict(), 'report.json')
+            if fmt and fmt != 'json':
+                mlflow.log_text(render(shown, fmt), f"report.{ {'text': 'txt', 'markdown': 'md'}.get(fmt, fmt)}")
             return run.info.run_id

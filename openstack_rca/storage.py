@@ -9,11 +9,12 @@ from pathlib import Path
 from .logs import RCAError
 
 # %% auto #0
-__all__ = ['MB', 'MANIFEST', 'VOLATILE', 'experiment_slug', 'version_prefix', 'run_prefix', 'version_of', 'sha256_file',
-           'manifest_digest', 'folder_manifest', 'verify_folder', 'artifact_root', 'split_s3_uri', 'parse_size',
-           'S3Error', 'IntegrityError', 's3_errors', 'S3Store', 'folders', 'keys', 'get_json', 'put_json',
-           'delete_prefix', 'upload_folder', 'check_uploaded', 'download_folder', 'lock', 'version_folders',
-           'version_manifest', 'latest_version', 'publish_folder', 'unpublish']
+__all__ = ['MB', 'MANIFEST', 'VOLATILE', 'experiment_slug', 'check_model_name', 'version_prefix', 'run_prefix', 'version_of',
+           'owned_folder', 'sha256_file', 'manifest_digest', 'folder_manifest', 'check_relpath', 'check_manifest',
+           'verify_folder', 'artifact_root', 'split_s3_uri', 'parse_size', 'S3Error', 'IntegrityError', 's3_errors',
+           'S3Store', 'folders', 'keys', 'get_json', 'put_json', 'delete_prefix', 'upload_folder', 'check_uploaded',
+           'download_folder', 'lock', 'version_folders', 'version_manifest', 'latest_version', 'publish_folder',
+           'unpublish']
 
 # %% ../nbs/06_storage.ipynb #c6eb5bf7
 MB = 1024 * 1024
@@ -26,9 +27,17 @@ def experiment_slug(experiment: str) -> str:
     if not s: raise RCAError(f'experiment name {experiment!r} has no letters or digits to name a folder with')
     return s
 
+_MODEL_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,99}')
+
+def check_model_name(name: str) -> str:
+    "`name` if it can name folders and registered models: letters, digits, `_`, `.`, `-`, no `..`; else an error."
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or '..' in name:
+        raise RCAError(f'model name {name!r} is not allowed: use letters, digits, _ . - (at most 100, no "..", no "/")')
+    return name
+
 def version_prefix(experiment: str, name: str, version: int) -> str:
     "Folder of a registered version's model, relative to the artifact root."
-    return f'{experiment_slug(experiment)}_{int(version):04d}/models/{name}_v{int(version)}/'
+    return f'{experiment_slug(experiment)}_{int(version):04d}/models/{check_model_name(name)}_v{int(version)}/'
 
 def run_prefix(experiment: str, when: dt.datetime | None = None) -> str:
     "Folder of a training run's other artifacts (plots, reports, notebooks), relative to the artifact root."
@@ -40,6 +49,19 @@ def version_of(prefix: str) -> int | None:
     "The version number of a top-level version folder name (`slug_0015/` → 15); None for run folders and anything else."
     m = _VERSION_DIR.match(prefix)
     return int(m['n']) if m else None
+
+_RUN_DIR = re.compile(r'^[a-z0-9][a-z0-9-]*_\d{8}_\d{6}(?:-\d+)?/$')
+
+def owned_folder(uri, root: str | None, name: str | None = None, version: int | None = None) -> str | None:
+    """The folder `uri` names, relative to the artifact `root`, when it has the layout this tool writes there: the
+    version folder of `name` v`version`, or (without them) a run folder. Else None: cleanup deletes nothing else."""
+    if not root or not isinstance(uri, str) or not uri.startswith('s3://'): return None
+    base, u = root.rstrip('/') + '/', uri.rstrip('/') + '/'
+    if not u.startswith(base): return None
+    rel = u[len(base):]
+    if name is None: return rel if _RUN_DIR.match(rel) else None
+    top, _, rest = rel.partition('/')
+    return rel if version_of(top + '/') == int(version) and rest == f'models/{name}_v{int(version)}/' else None
 
 # %% ../nbs/06_storage.ipynb #2e6ffd8b
 def sha256_file(path, chunk: int = MB) -> str:
@@ -62,10 +84,34 @@ def folder_manifest(folder) -> dict:
     if not files: raise RCAError(f'{folder} holds no files')
     return {'files': files, 'sha256': manifest_digest(files)}
 
+def check_relpath(rel) -> str:
+    "`rel` if it is a plain relative path that stays inside its folder (not absolute; no `..`, `\\`, NUL, empty part)."
+    if (not isinstance(rel, str) or rel.startswith('/') or '\\' in rel or '\0' in rel
+            or any(p in ('', '.', '..') for p in rel.split('/'))):
+        raise IntegrityError(f'path {rel!r} in a manifest escapes its folder')
+    return rel
+
+_SHA = re.compile(r'[0-9a-f]{64}')
+
+def check_manifest(manifest, where: str = 'manifest') -> dict:
+    """A manifest read from storage, checked before anything is written: its paths stay inside the folder, its entries
+    are well formed, and its own digest is the digest of its entries (a manifest never vouches for itself)."""
+    files = manifest.get('files') if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not files: raise IntegrityError(f'{where}: not a manifest (no files)')
+    for rel, m in files.items():
+        check_relpath(rel)
+        if not (isinstance(m, dict) and isinstance(m.get('sha256'), str) and _SHA.fullmatch(m['sha256'])
+                and isinstance(m.get('size'), int) and m['size'] >= 0):
+            raise IntegrityError(f'{where}: entry {rel!r} has no valid sha256 and size')
+    if manifest.get('sha256') != manifest_digest(files):
+        raise IntegrityError(f"{where}: its sha256 is not the digest of the files it lists")
+    return manifest
+
 def verify_folder(folder, manifest: dict) -> list[str]:
     "Files of `manifest` that are missing under `folder` or whose sha256 differs (empty: the folder is intact)."
     folder = Path(folder)
-    return [p for p, m in manifest['files'].items() if not (folder / p).is_file() or sha256_file(folder / p) != m['sha256']]
+    return [p for p, m in manifest['files'].items()
+            if not (folder / check_relpath(p)).is_file() or sha256_file(folder / p) != m['sha256']]
 
 # %% ../nbs/06_storage.ipynb #6a27e4cb
 def artifact_root(root: str | None = None) -> str | None:
@@ -243,6 +289,7 @@ def check_uploaded(self, rel_prefix: str, manifest: dict):
 def download_folder(self, rel_prefix: str, dest, manifest: dict, progress: bool = False) -> Path:
     "Download the files of `manifest` from `rel_prefix` into a new folder `dest`, verifying each sha256; atomic: `dest` appears complete or not at all."
     from tqdm.auto import tqdm
+    check_manifest(manifest, self.uri(rel_prefix + MANIFEST))     # before anything is written: no path leaves `dest`
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}-', dir=dest.parent))

@@ -5,16 +5,16 @@
 # %% ../nbs/05_tracking.ipynb #e647752c
 from __future__ import annotations
 import datetime as dt
-import os, tempfile, urllib.request
+import base64, os, re, tempfile, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
 from .logs import RCAError
 from .model import DeepLogScorer, _tf
 
 # %% auto #0
-__all__ = ['DEFAULT_EXPERIMENT', 'DEFAULT_MODEL_NAME', 'SCORER_FILES', 'tracking_enabled', 'tracking_uri', 'is_embedded',
-           'experiment_name', 'run_name', 'using_store', 'reachable', 'ensure_experiment', 'epoch_logger',
-           'save_scorer', 'log_scorer', 'load_scorer']
+__all__ = ['DEFAULT_EXPERIMENT', 'DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_SUFFIXES', 'tracking_enabled', 'tracking_uri',
+           'is_embedded', 'experiment_name', 'run_name', 'using_store', 'reachable', 'ensure_experiment',
+           'epoch_logger', 'save_scorer', 'log_scorer', 'unsafe_files', 'load_scorer']
 
 # %% ../nbs/05_tracking.ipynb #ada3487e
 DEFAULT_EXPERIMENT = 'openstack_rca_system_staging'
@@ -57,10 +57,17 @@ def using_store(uri: str):
 
 # %% ../nbs/05_tracking.ipynb #a19ccb1d
 def reachable(uri: str, timeout: float = 3.0) -> bool:
-    "False when `uri` is an HTTP server that does not answer its health check; stores on disk are always reachable."
+    """False when `uri` is an HTTP server that does not answer its health check; stores on disk are always reachable.
+    Credentials in the URI (`https://user:password@host`) go in an Authorization header, as MLflow sends them."""
     if not uri.startswith(('http://', 'https://')): return True
+    u = urllib.parse.urlsplit(uri)
+    url = urllib.parse.urlunsplit((u.scheme, u.netloc.rpartition('@')[2], u.path.rstrip('/') + '/health', '', ''))
+    req = urllib.request.Request(url)
+    if u.username is not None:
+        who = f'{urllib.parse.unquote(u.username)}:{urllib.parse.unquote(u.password or "")}'
+        req.add_header('Authorization', 'Basic ' + base64.b64encode(who.encode()).decode())
     try:
-        with urllib.request.urlopen(uri.rstrip('/') + '/health', timeout=timeout) as r: return r.status == 200
+        with urllib.request.urlopen(req, timeout=timeout) as r: return r.status == 200
     except Exception: return False
 
 # %% ../nbs/05_tracking.ipynb #7afafd5f
@@ -115,13 +122,44 @@ def log_scorer(scorer: DeepLogScorer, name: str = 'model'):
         return mlflow.tensorflow.log_model(scorer.model, name=name, signature=sig, input_example=x,
                                            extra_files=_scorer_files(scorer, Path(d)))
 
+PICKLE_SUFFIXES = ('.pkl', '.pickle', '.cloudpickle', '.joblib', '.dill', '.pt', '.pth', '.npy', '.npz')
+
+def _is_pickle(path: Path) -> bool:
+    "A pickle-family file, by name or by its first bytes (the PROTO opcode of pickle protocols 2-5)."
+    if path.suffix.lower() in PICKLE_SUFFIXES: return True
+    with open(path, 'rb') as f: head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+def unsafe_files(folder) -> list[str]:
+    "What loading a model folder could run: pickle-family files (by name or content) and links, relative to `folder`."
+    folder, bad = Path(folder), []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for n in sorted(dirs + files):
+            p = Path(root) / n
+            rel = p.relative_to(folder).as_posix()
+            if p.is_symlink(): bad.append(f'{rel} (a link)')
+            elif p.is_file() and _is_pickle(p): bad.append(rel)
+    return bad
+
 def load_scorer(ref) -> DeepLogScorer:
-    "A ready scorer from a model folder, a `models:/name/version` (or `@alias`) URI, or a `runs:/` URI."
-    import mlflow.tensorflow
+    """A ready scorer from a model folder, a `models:/name/version` (or `@alias`) URI, or a `runs:/` URI. Runs no code
+    from the folder: pickle-family files and links are refused, MLflow's loader (which unpickles custom objects and
+    imports the module `keras_module.txt` names) is not used, and Keras loads `data/model.keras` in safe mode."""
+    import mlflow
     ref = str(ref)
     local = Path(ref)
     if not local.exists():
         try: local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref))
         except Exception as e: raise RCAError(f'cannot load model {ref}: {type(e).__name__}: {str(e)[:200]}') from None
     if not (local / 'MLmodel').exists(): raise RCAError(f'{local} is not an MLflow model folder (no MLmodel file)')
-    return DeepLogScorer.load(local / 'extra_files', model=mlflow.tensorflow.load_model(str(local)))
+    if bad := unsafe_files(local):
+        raise RCAError(f"refusing to load {local}: it holds {', '.join(bad[:3])}; pickle files and links can run "
+                       'code when loaded and openstack-rca models never hold them: use a model trained or published '
+                       'by openstack-rca')
+    keras_file = local / 'data' / 'model.keras'
+    if not keras_file.is_file():
+        raise RCAError(f'{local} has no data/model.keras (saved by another tool?): '
+                       'train a model with openstack-rca train')
+    try: model = _tf()[0].saving.load_model(keras_file, compile=False, safe_mode=True)
+    except Exception as e: raise RCAError(f'cannot load {keras_file}: {type(e).__name__}: {str(e)[:200]}') from None
+    return DeepLogScorer.load(local / 'extra_files', model=model)

@@ -15,7 +15,7 @@ from .logs import RCAError, read_logs, project_root
 from .model import ModelConfig, DeepLogScorer, fit_scorer, incident_separation
 from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name, ensure_experiment, using_store,
                                     epoch_logger, save_scorer, log_scorer, DEFAULT_MODEL_NAME)
-from .storage import S3Store, S3Error, artifact_root, run_prefix, folder_manifest
+from .storage import S3Store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
 from .registry import publish_version
 
 # %% auto #0
@@ -92,6 +92,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
           verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
     "Train a scorer on `logs`; track it in MLflow (as a child of `parent_run_id`, if given) and register it, or save it under `models_dir`."
     cfg = cfg or ModelConfig()
+    check_model_name(register_as)                    # a name that would leave its folder fails before any training
     root = artifact_root(root)                       # a malformed --artifact-root fails before any training
     uri, warnings = tracking_uri(), []
     tracking = tracking_enabled(no_mlflow)

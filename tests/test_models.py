@@ -206,12 +206,13 @@ def test_corruption_and_tracking_down(s3, bucket, saved_model, tmp_path):
     down = dict(env, MLFLOW_TRACKING_URI=f'http://127.0.0.1:{free_port()}')
     prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', env=down)))
     assert (prov['version'], prov['via']) == (2, 's3-scan') and 'unreachable' in prov['notes'][0]
-    # v2's weights are corrupted in S3; a fresh cache: latest falls back to v1 and says why
+    # v2's weights are corrupted in S3; a fresh cache: latest falls back to v1 (the registry's next one) and says why
     key = next(k for k in keys(s3, bucket) if k.endswith('_0002/models/lstm_model_v2/data/model.keras'))
     client(s3).put_object(Bucket=bucket, Key=key, Body=b'not a keras file')
     fresh = dict(env, OPENSTACK_RCA_CACHE=str(tmp_path / 'cache2'))
     p = rca(tmp_path, 'models', 'load', env=fresh)
-    assert p.returncode == 0 and 'lstm_model v1 via s3-scan' in p.stdout and 'v2 skipped: sha256 mismatch' in p.stdout, p.stdout + p.stderr
+    assert p.returncode == 0 and 'lstm_model v1 via registry' in p.stdout, p.stdout + p.stderr
+    assert 'v2 skipped: sha256 mismatch' in p.stdout, p.stdout
     p = rca(tmp_path, 'models', 'load', '--ref', '2', env=fresh)
     assert p.returncode == 2 and 'sha256 mismatch' in p.stderr and len(p.stderr.strip().splitlines()) == 1
     # the first cache verified v2 before the corruption: it still loads, without downloading
@@ -301,3 +302,60 @@ def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_
     ok(rca(tmp_path / 'client', 'models', 'promote', '--version', 1, '--to', 'production', env=env))
     prov = json.loads(ok(rca(tmp_path / 'client', 'models', 'load', '--ref', 'production', '--json', env=env)))
     assert (prov['version'], prov['via']) == (1, 'registry')
+
+
+def test_manifests_and_caches_are_not_trusted(s3, bucket, saved_model, tmp_path):
+    "The registry's sha256 is the reference: a manifest never vouches for itself, its paths stay in their folder, and "
+    "a cached copy that differs from what was verified is evicted, not loaded."
+    import hashlib
+    from openstack_rca.storage import manifest_digest
+    sha = lambda b: hashlib.sha256(b).hexdigest()
+    env = s3_env(s3, bucket, tmp_path)
+    ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))
+    cached = Path(json.loads(ok(rca(tmp_path, 'models', 'load', '--json', env=env)))['path'])
+    # a pickle dropped into the verified cache copy: evicted and downloaded again, never loaded
+    (cached / 'data' / 'custom_objects.cloudpickle').write_bytes(b'\x80\x04N.')
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', env=env)))
+    assert prov['cache_hit'] is False and not (Path(prov['path']) / 'data' / 'custom_objects.cloudpickle').exists()
+    # the weights replaced in S3 and the manifest's entry changed to match, its digest left as registered
+    folder = next(k for k in keys(s3, bucket) if k.endswith('/_manifest.json')).rsplit('/', 1)[0] + '/'
+    get = lambda k: client(s3).get_object(Bucket=bucket, Key=k)['Body'].read()
+    put = lambda k, body: client(s3).put_object(Bucket=bucket, Key=k, Body=body)
+    m, evil = json.loads(get(folder + '_manifest.json')), b'not the registered model'
+    put(folder + 'data/model.keras', evil)
+    m['files']['data/model.keras'] = {'sha256': sha(evil), 'size': len(evil)}
+    put(folder + '_manifest.json', json.dumps(m))
+    fresh = dict(env, OPENSTACK_RCA_CACHE=str(tmp_path / 'cache2'))
+    p = rca(tmp_path, 'models', 'load', '--ref', '1', env=fresh)
+    assert p.returncode == 2 and 'is not the digest of the files it lists' in p.stderr, p.stderr
+    # ... and with the manifest's digest recomputed too: it is not the registry's
+    m['sha256'] = manifest_digest(m['files'])
+    put(folder + '_manifest.json', json.dumps(m))
+    p = rca(tmp_path, 'models', 'load', '--ref', '1', env=fresh)
+    assert p.returncode == 2 and 'differs from the registered one' in p.stderr, p.stderr
+    # a manifest path that leaves its folder (the registry down, so the S3 scan reads it): nothing is written
+    m['files']['../../../../escaped.txt'] = {'sha256': sha(b'x'), 'size': 1}
+    m['sha256'] = manifest_digest(m['files'])
+    put(folder + '_manifest.json', json.dumps(m))
+    put(folder + '../../../../escaped.txt', b'x')
+    down = dict(fresh, MLFLOW_TRACKING_URI=f'http://127.0.0.1:{free_port()}')
+    p = rca(tmp_path, 'models', 'load', '--ref', '1', env=down)
+    assert p.returncode == 2 and 'escapes its folder' in p.stderr, p.stderr
+    assert not list(tmp_path.rglob('escaped.txt')) and not (tmp_path.parent / 'escaped.txt').exists()
+
+
+def test_cleanup_deletes_only_the_folders_it_owns(s3, bucket, saved_model, tmp_path):
+    "A version whose source is the artifact root itself (or anything not laid out as that version's folder): its "
+    "registry entry goes, its S3 prefix stays, and cleanup says why."
+    import mlflow
+    env = s3_env(s3, bucket, tmp_path)
+    c = mlflow.MlflowClient(f'sqlite:///{tmp_path / "mlflow.db"}')
+    c.create_registered_model('lstm_model')
+    c.create_model_version('lstm_model', source=f's3://{bucket}/openstack', tags={'sha256': '0' * 64})   # v1: the root
+    for _ in range(2): ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))      # v2, v3
+    out = ok(rca(tmp_path, 'models', 'cleanup', '--keep', 1, env=env))
+    assert f'not removing s3://{bucket}/openstack: it is not the folder of lstm_model v1' in out, out
+    tops = {k.split('/')[1] for k in keys(s3, bucket)}
+    assert 'openstack-rca-system-staging_0003' in tops and 'openstack-rca-system-staging_0002' not in tops, tops
+    assert [r['version'] for r in json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))] == [3]
+    assert ok(rca(tmp_path, 'models', 'load', '--json', env=env))
