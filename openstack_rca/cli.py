@@ -327,9 +327,13 @@ def cmd_evaluate(a) -> int:
     print(json.dumps(r['summary'], indent=1))
     return 0
 
-def _timestamp(s: str) -> str:
-    try: pd.Timestamp(s); return s
-    except (ValueError, TypeError): raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")') from None
+def _timestamp(s: str) -> pd.Timestamp:
+    "A --since/--until value; one with a zone (`...+02:00`, `...Z`) becomes UTC, as records are once --tz is given."
+    try: t = pd.Timestamp(s)
+    except (ValueError, TypeError, OverflowError):
+        raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")') from None
+    if t is pd.NaT: raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")')
+    return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
 
 def _analyze_parser(sub):
     s = sub.add_parser('analyze', help='rank the log lines that explain an issue: root causes, category, timeline, recommendations',
@@ -339,7 +343,8 @@ def _analyze_parser(sub):
     s.add_argument('--issue', required=True, help='what users see, in words: "instances go to ERROR and cannot get IPs"')
     s.add_argument('--log-issue', action='store_true', help='record the issue text in MLflow too (default: only its sha256 and '
                    'length; the report artifacts say "issue withheld")')
-    s.add_argument('--fast', action='store_true', help='no model: template rarity, severity, chains and relevance only')
+    s.add_argument('--fast', '--fast-mode', action='store_true',
+                   help='no model: template rarity, severity, chains and relevance only')
     s.add_argument('--model', metavar='REF', help='model version: latest | N | @alias | staging | production (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model', help='registered model name (default lstm_model)')
     s.add_argument('--models-dir', default='models', help='local models folder, the last fallback (default models/)')
@@ -354,7 +359,7 @@ def _analyze_parser(sub):
     s.add_argument('--tz', metavar='SPEC', help='local time zone of the logs: ZONE (Europe/Rome, +02:00) and/or '
                    'SERVICE_PATTERN=ZONE items, comma-separated (nova-*=+02:00,cinder-*=-04:00); times become UTC. '
                    'A negative offset needs the = form: --tz=-04:00')
-    s.add_argument('--no-mlflow', action='store_true', help='do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
+    _mlflow_switch(s, 'do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
     s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
     s.set_defaults(func=cmd_analyze)
 
@@ -367,7 +372,7 @@ def _analyze_parser(sub):
                                   'Hit@3 next to the first-ERROR baseline) or folders holding labels.json, instead of simulating')
     s.add_argument('--split', default='all', choices=['all', 'dev', 'holdout'],
                    help='with truth.json cases: all, or the dev / held-out part (a third, by a hash of the case name)')
-    s.add_argument('--fast', action='store_true', help='fast mode (no model)')
+    s.add_argument('--fast', '--fast-mode', action='store_true', help='fast mode (no model)')
     s.add_argument('--model', metavar='REF', help='full mode: model version (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model'); s.add_argument('--models-dir', default='models')
     s.add_argument('--json', action='store_true', help='print the result as JSON')
@@ -375,6 +380,14 @@ def _analyze_parser(sub):
     s.set_defaults(func=cmd_evaluate)
 
 # %% ../nbs/90_cli.ipynb #f7e1006d
+def _mlflow_switch(s, off_help: str):
+    "--no-mlflow (alias --disable-mlflow), and --enable-mlflow, which wins over OPENSTACK_RCA_NO_MLFLOW (the default)."
+    g = s.add_mutually_exclusive_group()
+    g.add_argument('--no-mlflow', '--disable-mlflow', dest='no_mlflow', action='store_const', const=True, default=None,
+                   help=off_help)
+    g.add_argument('--enable-mlflow', dest='no_mlflow', action='store_const', const=False,
+                   help='track in MLflow even when OPENSTACK_RCA_NO_MLFLOW is set')
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -410,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    'is set. With --no-mlflow (or OPENSTACK_RCA_NO_MLFLOW=1), or when the tracking server '
                                    'does not answer, the model is saved under --models-dir instead.')
     _training_args(s)
-    s.add_argument('--no-mlflow', action='store_true', help='no tracking: save the model under --models-dir')
+    _mlflow_switch(s, 'no tracking: save the model under --models-dir (or OPENSTACK_RCA_NO_MLFLOW=1)')
     s.add_argument('--models-dir', default='models', help='where untracked models go (default models/)')
     s.add_argument('--by', default='auto', choices=['auto', 'request', 'instance'], help='session key (default auto)')
     s.add_argument('--quiet', action='store_true', help='no per-epoch progress')
@@ -452,6 +465,13 @@ def main(argv: list[str] | None = None) -> int:
         return a.func(a)
     except RCAError as e:
         print(f'openstack-rca {a.command}: error: {redact(e)}', file=sys.stderr)
+        return 2
+    except BrokenPipeError:                              # `| head` closed the pipe: stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as e:                                 # an unwritable --out, a folder where a file was meant, ...
+        where = f' {e.filename}' if e.filename else ''
+        print(f'openstack-rca {a.command}: error: cannot use{where}: {e.strerror or e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)

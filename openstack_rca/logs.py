@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['HEADER_RE', 'TS_START_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'SKIP_REASONS', 'FILE_PROBLEMS',
-           'REPAIR_REASONS', 'OPENSTACK_PROJECTS', 'COLUMNS', 'MAX_LINE_BYTES', 'PARSER_VERSION', 'RCAError', 'redact',
-           'strip_controls', 'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport',
-           'read_bytes', 'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files',
-           'default_cache_dir', 'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
+__all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'MAX_RECORD_LINES', 'SKIP_REASONS',
+           'FILE_PROBLEMS', 'REPAIR_REASONS', 'GZIP_MAX_RATIO', 'GZIP_MIN_CAP', 'OPENSTACK_PROJECTS', 'COLUMNS',
+           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'MAX_PIECE_LINES', 'RCAError', 'redact', 'strip_controls',
+           'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
+           'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir',
+           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -62,6 +63,8 @@ HEADER_RE = re.compile(
     r'[^\]\n]*\]| \[-(?: -)*\])?'                                   # request context, if any
     r'(?: (?P<message>(?:\[instance: (?P<instance>[0-9a-fA-F-]{36})\])?.*))?\Z', re.S)
 TS_START_RE = re.compile(r'(?:\S+ )?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}')
+SYSLOG_RE = re.compile(r'(?:<\d{1,3}>\d? ?)?(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) '
+                       r'\S+ [^\s:\[]+(?:\[\d+\])?: ')       # `Nov 29 12:00:01 host kernel[12]: ...` (RFC 3164/5424)
 UUID = r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
 INSTANCE_RE = re.compile(r'\[instance: (' + UUID + r')\]')
 INSTANCE_ANY_RE = re.compile(r'\binstance[:= ]{1,2}\(?(' + UUID + r')')
@@ -95,10 +98,14 @@ def service_of(name: str) -> str:
     return base or 'unknown'
 
 # %% ../nbs/00_logs.ipynb #9b56e435
+MAX_RECORD_LINES = 10_000            # continuation lines one record keeps (a traceback has tens)
+
 SKIP_REASONS = {
     'blank': 'empty or whitespace-only line',
     'binary': 'binary junk (NUL bytes or mostly control characters)',
     'truncated_header': 'starts with a timestamp but the oslo header is cut short',
+    'foreign_format': 'a line of another log format (syslog) inside an oslo.log file: not glued to a record',
+    'oversized_record': 'a continuation line past MAX_RECORD_LINES of one record (the record keeps the first ones)',
     'no_record_yet': 'text without a header before the first record of its file',
     'unknown_format': 'file has no oslo.log record at all',
 }
@@ -110,6 +117,7 @@ REPAIR_REASONS = {
     'invalid_utf8': 'invalid UTF-8 bytes replaced by U+FFFD',
     'oversized': 'line longer than max_line_bytes, cut to that length',
     'truncated_gzip': 'gzip stream ends early; the readable part was kept',
+    'size_cap': 'gzip expands past max(256 MiB, 200x its size) (a gzip bomb?): the part read so far was kept',
 }
 
 @dataclass
@@ -185,26 +193,38 @@ class ParseReport:
         return '\n'.join(out)
 
 # %% ../nbs/00_logs.ipynb #d51a47a4
-def _gunzip_blocks(fh, size: int, problem: list):
-    "Decompressed blocks of a gzip stream (multi-member too); a truncated or corrupt stream ends it and is noted in `problem`."
-    d, produced = None, False
+GZIP_MAX_RATIO, GZIP_MIN_CAP = 200, 256 << 20  # gunzip at most max(256 MiB, 200 x the file size): logs compress ~10-20x
+
+def _gunzip_blocks(fh, size: int, problem: list, cap: int | None = None):
+    """Decompressed blocks of at most `size` bytes of a gzip stream (multi-member too); a truncated or corrupt stream
+    ends it, and so does passing `cap` decompressed bytes (a gzip bomb), noted in `problem`."""
+    d, produced, total = None, False, 0
     while raw := fh.read(size):
         while raw:
             if d is None: d = zlib.decompressobj(wbits=31)
-            try: out = d.decompress(raw)
-            except zlib.error:
-                problem.append('truncated_gzip' if produced else 'corrupt_gzip'); return
-            if out: produced = True; yield out
+            while True:                                # bounded output: 4 MB of zeros must not become 4 GB at once
+                try: out = d.decompress(raw, size)
+                except zlib.error:
+                    problem.append('truncated_gzip' if produced else 'corrupt_gzip'); return
+                raw = d.unconsumed_tail
+                if out:
+                    produced = True
+                    if cap is not None and total + len(out) > cap:
+                        yield out[:cap - total]; problem.append('size_cap'); return    # what fits is kept
+                    total += len(out)
+                    yield out
+                if d.eof or (not raw and len(out) < size): break
             if d.eof: raw, d = d.unused_data.lstrip(b'\x00'), None
             else: raw = b''
     if d is not None: problem.append('truncated_gzip' if produced else 'corrupt_gzip')
 
 def _blocks(path: Path, size: int, problem: list):
-    "A file's content in blocks of about `size` bytes, gunzipped when it is gzip."
+    "A file's content in blocks of about `size` bytes, gunzipped when it is gzip (up to the gzip-bomb cap)."
     try:
         with open(path, 'rb') as fh:
             head = fh.read(2); fh.seek(0)
-            if head == b'\x1f\x8b': yield from _gunzip_blocks(fh, size, problem)
+            cap = max(GZIP_MIN_CAP, GZIP_MAX_RATIO * os.fstat(fh.fileno()).st_size)
+            if head == b'\x1f\x8b': yield from _gunzip_blocks(fh, size, problem, cap)
             else:
                 while block := fh.read(size): yield block
     except OSError: problem.append('unreadable')
@@ -343,6 +363,10 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
     `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown format."""
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
+    if data.isspace():                                  # blank lines only (a flood, say): counted, not scanned
+        rep.lines = data.count(b'\n') + (not data.endswith(b'\n'))
+        rep.skip('blank', f'{file}:{first_line}', rep.lines)
+        return _frame({c: [] for c in COLUMNS}), rep
     text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, first_line=first_line)
     gc_was_on = gc.isenabled(); gc.disable()        # hundreds of thousands of tuples: no cycles to collect
     try:
@@ -358,9 +382,11 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
             if (binary and i in binary) or (line and _is_binary(line.encode('utf-8', 'replace'))): rep.skip('binary', where)
             elif not line.strip(): rep.skip('blank', where)
             elif TS_START_RE.match(line): rep.skip('truncated_header', where)
+            elif SYSLOG_RE.match(line): rep.skip('foreign_format', where)
             elif rec < 0: rep.skip('no_record_yet', where)
+            elif len(more := extra.setdefault(rec, [])) >= MAX_RECORD_LINES: rep.skip('oversized_record', where)
             else:
-                extra.setdefault(rec, []).append(line); rep.continuation_lines += 1
+                more.append(line); rep.continuation_lines += 1
         if misses:
             miss = set(misses)
             line_no = [i + first_line for i in range(len(rows)) if i not in miss]
@@ -414,11 +440,13 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
     return files, ignored
 
 # %% ../nbs/00_logs.ipynb #92fd6d02
-PARSER_VERSION = '2'
+PARSER_VERSION = '3'
 
 def default_cache_dir() -> Path:
     "Where parsed files are cached: `$OPENSTACK_RCA_CACHE` or `~/.cache/openstack-rca`."
     return Path(os.environ.get('OPENSTACK_RCA_CACHE') or Path.home() / '.cache' / 'openstack-rca')
+
+PIECE_BYTES = 2 << 20                # a file's content above this is parsed in pieces of this size
 
 def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_bytes: int = MAX_LINE_BYTES
               ) -> tuple[pd.DataFrame, ParseReport]:
@@ -441,8 +469,15 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
             rep.cached_files = 1
             return df, rep
         except Exception: pass                                   # a damaged cache entry is re-parsed
-    df, rep = parse_bytes(data, str(path), service_of(path.name), max_line_bytes)
-    if problem: rep.repair(problem, f'{path}:{rep.lines}')
+    if len(data) <= PIECE_BYTES:
+        df, rep = parse_bytes(data, str(path), service_of(path.name), max_line_bytes)
+        if problem: rep.repair(problem, f'{path}:{rep.lines}')
+    else:                                              # parsed in pieces: memory follows records, not lines of junk
+        view = memoryview(data)
+        blocks = (bytes(view[i:i + PIECE_BYTES]) for i in range(0, len(data), PIECE_BYTES))
+        parts = list(_file_pieces(path, blocks, [problem] if problem else [], PIECE_BYTES, max_line_bytes))
+        df = pd.concat([d for d, _ in parts], ignore_index=True)
+        rep = functools.reduce(ParseReport.merge, (r for _, r in parts), ParseReport())
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = cache / f'.{key}.{os.getpid()}.tmp'
@@ -541,6 +576,8 @@ def _record_cut(data: bytes, max_line_bytes: int = MAX_LINE_BYTES, tries: int = 
         end = nl
     return 0
 
+MAX_PIECE_LINES = 1_000_000          # a piece parsed at once holds at most this many lines (memory ~ lines, not bytes)
+
 def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_BYTES):
     "Stream (records, report) chunks of about `chunk_bytes` from log files/folders; memory stays flat."
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -549,23 +586,31 @@ def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_
         files, ignored = log_files(p)
         if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
         for f in files:
-            problem, carry, first, n_chunks, seen = [], b'', 1, 0, 0
-            for block in _blocks(f, chunk_bytes, problem):
-                data = carry + block
-                cut = _record_cut(data, max_line_bytes)
-                if cut == 0:                               # no record starts here: a long traceback, or junk
-                    if len(data) < 64 * chunk_bytes: carry = data; continue
-                    cut = data.rfind(b'\n') + 1 or len(data)   # pathological: cut at a line end, so memory stays bounded
-                piece, carry = data[:cut], data[cut:]      # a record starts at `cut`: more records follow
-                df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=True)
-                rep.files, first, n_chunks, seen = int(n_chunks == 0), first + rep.lines, n_chunks + 1, seen + len(df)
-                yield df, rep
-            if carry or n_chunks == 0:
-                df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=seen > 0)
-                rep.files = int(n_chunks == 0)
-                if n_chunks and not carry.strip(): rep.empty_files = 0
-            else: df, rep = _frame({c: [] for c in COLUMNS}), ParseReport()
-            for prob in problem:
-                if prob in FILE_PROBLEMS and not n_chunks and not carry: rep.file_problems[prob] = [str(f)]; rep.empty_files = 0
-                else: rep.repair(prob, f'{f}:{first + rep.lines - 1}')
-            yield df, rep
+            problem = []
+            yield from _file_pieces(f, _blocks(f, chunk_bytes, problem), problem, chunk_bytes, max_line_bytes)
+
+def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_bytes: int):
+    "(records, report) of one file's content, given as `blocks`, in pieces that end where a record starts."
+    carry, first, n_chunks, seen, carry_lines = b'', 1, 0, 0, 0
+    for block in blocks:
+        data = carry + block
+        carry_lines += block.count(b'\n')
+        cut = _record_cut(data, max_line_bytes)
+        if cut == 0:                               # no record starts here: a long traceback, or junk
+            if len(data) < 64 * chunk_bytes and carry_lines < MAX_PIECE_LINES: carry = data; continue
+            cut = data.rfind(b'\n') + 1 or len(data)   # pathological: cut at a line end, so memory stays bounded
+        piece, carry = data[:cut], data[cut:]      # a record starts at `cut`: more records follow
+        carry_lines = carry.count(b'\n')
+        df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=True)
+        rep.files, first, n_chunks, seen = int(n_chunks == 0), first + rep.lines, n_chunks + 1, seen + len(df)
+        yield df, rep
+    if carry or n_chunks == 0:
+        df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first,
+                              more_records=seen > 0)
+        rep.files = int(n_chunks == 0)
+        if n_chunks and not carry.strip(): rep.empty_files = 0
+    else: df, rep = _frame({c: [] for c in COLUMNS}), ParseReport()
+    for prob in problem:
+        if prob in FILE_PROBLEMS and not n_chunks and not carry: rep.file_problems[prob] = [str(f)]; rep.empty_files = 0
+        else: rep.repair(prob, f'{f}:{first + rep.lines - 1}')
+    yield df, rep

@@ -403,6 +403,15 @@ class Report:
         out = [f'issue: {self.issue}', f'category: {self.category} (confidence {self.confidence:.2f}), mode {self.mode}'
                + (f", model {self.model['name']} v{self.model['version']}" if self.model else '')]
         out += [f'warning: {w}' for w in self.warnings]
+        st, notes = self.stats, []                     # what of the input was not used, and why
+        if st.get('skipped'):
+            why = ', '.join(f'{k} {v}' for k, v in (st.get('skipped_by_reason') or {}).items())
+            notes.append(f"{st['skipped']} line(s) skipped" + (f' ({why})' if why else ''))
+        notes += [f"not read ({k}): {', '.join(Path(f).name for f in v[:5])}"
+                  for k, v in (st.get('files_not_read') or {}).items()]
+        if st.get('ignored_files'):
+            notes.append('ignored (not log files): ' + ', '.join(Path(f).name for f in st['ignored_files'][:5]))
+        if notes: out.append('input: ' + '; '.join(notes))
         if not self.root_causes: out.append('no anomaly found: nothing in these logs stands out for this issue')
         if self.suspects:
             out.append('suspects: ' + '; '.join(f"{s['rank']}. {s['service']} [{s['score']:.3f}]"
@@ -583,6 +592,9 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
     timings = {'parse': round(time.perf_counter() - t0, 3)}
     r = analyze_records(records, issue, paths, scorer, top, timings, baseline)
     r.stats['skipped'] = int(report.skipped_lines)
+    r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
+    r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files
+    r.stats['ignored_files'] = report.ignored_files[:20]                    # not log files (by name)
     if tz: r.stats['tz_unmapped'] = lost          # local times that do not exist (or are ambiguous) in their zone
     r.timings['total'] = round(time.perf_counter() - t0, 3)
     return r

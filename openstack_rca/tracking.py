@@ -20,9 +20,11 @@ __all__ = ['DEFAULT_EXPERIMENT', 'DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_S
 DEFAULT_EXPERIMENT = 'openstack_rca_system_staging'
 DEFAULT_MODEL_NAME = 'lstm_model'
 
-def tracking_enabled(no_mlflow: bool = False) -> bool:
-    "Tracking is on unless `no_mlflow` or the env var OPENSTACK_RCA_NO_MLFLOW is set to a true value."
-    return not no_mlflow and os.environ.get('OPENSTACK_RCA_NO_MLFLOW', '').lower() not in ('1', 'true', 'yes', 'on')
+def tracking_enabled(no_mlflow: bool | None = None) -> bool:
+    """Tracking is on unless `no_mlflow` (`--no-mlflow`, `--disable-mlflow`); `no_mlflow=False` (`--enable-mlflow`)
+    turns it on whatever the environment says; None leaves it to OPENSTACK_RCA_NO_MLFLOW (off when set true)."""
+    if no_mlflow is not None: return not no_mlflow
+    return os.environ.get('OPENSTACK_RCA_NO_MLFLOW', '').lower() not in ('1', 'true', 'yes', 'on')
 
 def tracking_uri() -> str:
     "`MLFLOW_TRACKING_URI`, or the embedded SQLite store `mlflow.db` in the working directory."

@@ -88,7 +88,7 @@ def _next_local_dir(models_dir, name: str) -> Path:
 
 # %% ../nbs/08_train.ipynb #21423e49
 def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str | None = None,
-          register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool = False, models_dir='models', by: str = 'auto',
+          register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool | None = None, models_dir='models', by: str = 'auto',
           verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
     "Train a scorer on `logs`; track it in MLflow (as a child of `parent_run_id`, if given) and register it, or save it under `models_dir`."
     cfg = cfg or ModelConfig()

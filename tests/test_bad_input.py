@@ -76,3 +76,56 @@ def test_gzip_rotated_and_truncated(cli, tmp_path):
 def test_missing_path_is_an_error(cli, tmp_path):
     p = cli('parse', tmp_path / 'nope', '--out', tmp_path / 'o.csv')
     assert p.returncode == 2 and 'no such file or directory' in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_outputs_that_cannot_be_written_and_pipes_that_close(cli, tmp_path):
+    d = tmp_path / 'in'; d.mkdir(); (d / 'nova-compute.log').write_bytes(GOOD * 3)
+    (tmp_path / 'a-folder').mkdir()
+    for out in (tmp_path / 'a-folder', '/proc/no/such/file.txt'):
+        p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow', '--out', out)
+        assert p.returncode == 2 and 'cannot use' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = cli('parse', d, '--out', tmp_path / 'a-folder', '--quiet', '--no-cache')
+    assert p.returncode == 2 and 'Traceback' not in p.stderr and 'internal error' not in p.stderr, p.stderr
+    import itertools, string, subprocess
+    from helpers import BIN
+    words = (''.join(w) for w in itertools.product(string.ascii_lowercase, repeat=3))      # 2000 distinct templates
+    (d / 'nova-api.log').write_text(''.join(f'2017-05-16 00:00:{i % 60:02d}.000 7 ERROR nova.api [req-{i} - - - - -] '
+                                            f'{next(words)} {next(words)} broke\n' for i in range(2000)))
+    cmd = f'"{BIN}/openstack-rca" analyze --logs "{d}" --issue x --fast --no-mlflow --top 2000'
+    head = subprocess.run(cmd + ' | head -1; '
+                          'exit ${PIPESTATUS[0]}', shell=True, capture_output=True, text=True, executable='/bin/bash')
+    assert head.stdout.startswith('issue: x') and head.stdout.count('\n') == 1
+    assert head.returncode == 141 and not head.stderr.strip(), head.stderr        # stopped quietly, as `cat` would
+
+
+def test_since_until_with_zones_and_dates_that_do_not_exist(cli, tmp_path):
+    d = tmp_path / 'in'; d.mkdir(); (d / 'nova-compute.log').write_bytes(GOOD * 3)
+    p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow', '--since', '2017-05-15T22:00:00+02:00')
+    assert p.returncode == 0 and 'internal error' not in p.stderr, p.stderr           # 22:00+02:00 is 20:00 UTC
+    for bad in ('2026-02-30', '2999-99-01', 'yesterday'):
+        p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow', '--until', bad)
+        assert p.returncode == 2 and 'not a timestamp' in p.stderr and 'Traceback' not in p.stderr, (bad, p.stderr)
+
+
+def test_analyze_says_what_it_skipped_and_why(cli, tmp_path):
+    d = tmp_path / 'in'; d.mkdir()
+    (d / 'nova-compute.log').write_bytes(GOOD * 3 + b'\x00\x01\x02\xff\xfe\x00junk\x03\x04\n')
+    (d / 'nova-api.log').write_bytes(b'this is not an oslo.log line\n')
+    p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow')
+    assert p.returncode == 0 and 'input: 2 line(s) skipped (' in p.stdout and 'binary 1' in p.stdout, p.stdout
+    p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow', '--format', 'json')
+    stats = __import__('json').loads(p.stdout)['stats']
+    assert stats['skipped'] == 2 and stats['skipped_by_reason'] == {'binary': 1, 'unknown_format': 1}, stats
+
+
+def test_a_flood_of_blank_lines_and_a_gzip_bomb_are_counted(cli, tmp_path):
+    "Memory is measured by bench/ scripts, not here: this checks what the user is told (and that it finishes)."
+    d = tmp_path / 'in'; d.mkdir()
+    z = __import__('zlib').compressobj(9, wbits=31)
+    with open(d / 'nova-compute.log.gz', 'wb') as f:              # 300 MB of blank lines in ~300 kB
+        f.write(z.compress(GOOD))
+        for _ in range(300): f.write(z.compress(b'\n' * (1 << 20)))
+        f.write(z.flush())
+    p = cli('parse', d, '--out', tmp_path / 'o.csv', '--no-cache')
+    assert p.returncode == 0 and 'skipped blank:' in p.stdout and 'size_cap: 1' in p.stdout, p.stdout + p.stderr
+    assert len(pd.read_csv(tmp_path / 'o.csv')) == 1

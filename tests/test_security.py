@@ -1,5 +1,6 @@
-"""Loading a model runs no code from its folder, and names taken from users or data never leave their folder: through
-the CLI, in fresh processes. (Manifests and digests read from S3 are tested with the S3 server in test_models.py.)"""
+"""Loading a model runs no code from its folder, names taken from users or data never leave their folder, secrets and
+the issue text stay out of output and MLflow, and log text stays text: through the CLI, in fresh processes. (Manifests
+and digests read from S3 are tested with the S3 server in test_models.py.) Also the seed's spellings of the switches."""
 import pickle, shutil
 from pathlib import Path
 import pytest
@@ -80,3 +81,13 @@ def test_credentials_in_a_tracking_uri_are_never_printed(trained, tmp_path):
             env={'MLFLOW_TRACKING_URI': uri})
     assert q.returncode == 0 and 'inference not tracked' in q.stderr, q.stderr
     for out in (p.stdout, p.stderr, q.stdout, q.stderr): assert 's3cr3t' not in out
+
+
+def test_the_seed_spellings_of_the_switches(trained, tmp_path):
+    args = ['analyze', '--logs', trained / 'logs', '--issue', 'instances fail', '--fast-mode']
+    out = ok(rca(tmp_path, *args, '--disable-mlflow'))
+    assert 'mode fast' in out and not (tmp_path / 'mlflow.db').exists()
+    ok(rca(tmp_path, *args, '--enable-mlflow', env={'OPENSTACK_RCA_NO_MLFLOW': '1'}))     # the flag wins
+    assert (tmp_path / 'mlflow.db').exists()
+    p = rca(tmp_path, *args, '--enable-mlflow', '--no-mlflow')
+    assert p.returncode == 2 and 'not allowed with argument' in p.stderr
