@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme docs nbtest pytest bench figures lab clean
+.PHONY: help demo test check-nbdev readme docs nbtest pytest bench figures reliability lab clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory, real failures vs the first-ERROR line (bench/results/*.json), figures into the docs notebooks"
+	@echo "make reliability - refresh the Reliability docs page from the tests (tools/reliability.py)"
 	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 	@echo "make lab    - JupyterLab on nbs/ from the project venv (start with tutorial.ipynb)"
@@ -75,7 +76,12 @@ bench: $(VENV)/.installed-dev
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
-	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb nbs/reliability.ipynb
+	$(BIN)/nbdev_clean
+
+# The Reliability docs page, from the tests (tests/test_docs.py fails when it is older than them).
+reliability: $(VENV)/.installed-dev
+	$(BIN)/python tools/run_nb.py nbs/reliability.ipynb
 	$(BIN)/nbdev_clean
 
 # JupyterLab from the project's venv: the package is importable (editable install) and MLflow points at ./mlflow.db

@@ -149,7 +149,11 @@ def s3_errors(action: str):
     "Turn boto3/botocore exceptions raised inside the block into one-line `S3Error`s."
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, BotoCoreError
     from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ReadTimeoutError, ConnectTimeoutError
     try: yield
+    except (ReadTimeoutError, ConnectTimeoutError):
+        raise S3Error(f'{action}: S3 endpoint {_endpoint()} did not answer in time, retries included (hung or overloaded? '
+                      'check the server and MLFLOW_S3_ENDPOINT_URL)') from None
     except (EndpointConnectionError, ConnectionError) as e:
         raise S3Error(f'{action}: S3 endpoint {_endpoint()} is unreachable (check MLFLOW_S3_ENDPOINT_URL and that the server runs)') from None
     except NoCredentialsError:
@@ -171,13 +175,15 @@ def s3_errors(action: str):
 # %% ../nbs/06_storage.ipynb #108e6eb5
 class S3Store:
     "Files under one `s3://bucket/prefix` root, through boto3 (endpoint: `MLFLOW_S3_ENDPOINT_URL`)."
-    def __init__(self, root: str | None = None, multipart_threshold=None, multipart_chunksize=None):
+    def __init__(self, root: str | None = None, multipart_threshold=None, multipart_chunksize=None,
+                 timeout: float = 20, attempts: int = 3):
         root = artifact_root(root)
         if root is None: raise RCAError('no S3 artifact root: pass --artifact-root s3://bucket/prefix or set MLFLOW_ARTIFACT_ROOT')
         self.root = root
         self.bucket, self.prefix = split_s3_uri(root)
         self.multipart_threshold = parse_size(multipart_threshold or os.environ.get('OPENSTACK_RCA_S3_MULTIPART_THRESHOLD') or '64MB')
         self.multipart_chunksize = parse_size(multipart_chunksize or os.environ.get('OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE') or '16MB')
+        self.timeout, self.attempts = float(timeout), int(attempts)    # per connect / read; a hung endpoint is bounded
         self._client = None
 
     def __repr__(self): return f'S3Store({self.root!r} at {_endpoint()})'
@@ -188,7 +194,8 @@ class S3Store:
             import boto3
             from botocore.config import Config
             self._client = boto3.client('s3', endpoint_url=os.environ.get('MLFLOW_S3_ENDPOINT_URL') or None,
-                                        config=Config(retries={'max_attempts': 3, 'mode': 'standard'}, connect_timeout=5, read_timeout=60))
+                                        config=Config(retries={'max_attempts': self.attempts, 'mode': 'standard'},
+                                                      connect_timeout=min(5, self.timeout), read_timeout=self.timeout))
         return self._client
 
     @property

@@ -20,17 +20,20 @@ def parse(cli, tmp_path, files: dict):
 
 
 def test_invalid_utf8_is_repaired_and_counted(cli, tmp_path):
+    "Invalid UTF-8 bytes become U+FFFD in the record; the repair is counted."
     p, df = parse(cli, tmp_path, {'nova-compute.log': GOOD + GOOD.replace(b'Terminating', b'Termin\xe9\xffting')})
     assert p.returncode == 0 and len(df) == 2 and 'repaired invalid_utf8: 1' in p.stdout
     assert '\ufffd' in df.message[1]
 
 
 def test_binary_junk_is_skipped_and_counted(cli, tmp_path):
+    "A line of binary junk is skipped and counted with its file:line; the records around it stay."
     p, df = parse(cli, tmp_path, {'nova-compute.log': GOOD + b'\x00\x01\x02\xff\xfe\x00junk\x03\x04\n' + GOOD})
     assert p.returncode == 0 and len(df) == 2 and 'skipped binary: 1' in p.stdout and 'nova-compute.log:2' in p.stdout
 
 
 def test_truncated_lines(cli, tmp_path):
+    "A header cut short is a counted skip; a last line without its newline keeps what it has."
     cut = GOOD[:-12]                                                    # last line cut mid-message, no newline
     p, df = parse(cli, tmp_path, {'nova-api.log': GOOD + b'2017-05-16 00:00:01.008 2574\n' + cut})
     assert p.returncode == 0 and len(df) == 2 and 'skipped truncated_header: 1' in p.stdout
@@ -39,6 +42,7 @@ def test_truncated_lines(cli, tmp_path):
 
 
 def test_one_megabyte_line(cli, tmp_path):
+    "A 1 MB line is cut to the line limit and counted as repaired; the records around it stay."
     big = GOOD[:-1] + b' ' + b'x' * 1_000_000 + b'\n'
     p, df = parse(cli, tmp_path, {'nova-compute.log': GOOD + big + GOOD})
     assert p.returncode == 0 and len(df) == 3 and 'repaired oversized: 1' in p.stdout
@@ -46,16 +50,20 @@ def test_one_megabyte_line(cli, tmp_path):
 
 
 def test_empty_files_are_counted_not_fatal(cli, tmp_path):
+    "Empty files among log files are counted, not an error."
     p, df = parse(cli, tmp_path, {'nova-api.log': b'', 'nova-compute.log': GOOD})
     assert p.returncode == 0 and len(df) == 1 and 'empty files: 1' in p.stdout
 
 
 def test_only_empty_files_is_an_error(cli, tmp_path):
+    "Only empty files: a one-line error, exit 2."
     p, _ = parse(cli, tmp_path, {'nova-api.log': b'', 'x/nova-compute.log': b'\n\n'})
     assert p.returncode == 2 and 'no OpenStack log records found' in p.stderr
 
 
 def test_unknown_format_is_counted_or_an_error(cli, tmp_path):
+    """Lines of another format beside oslo.log files are counted skips; alone, a one-line error naming the format
+    problem."""
     apache = b'127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326\n' * 3
     p, df = parse(cli, tmp_path, {'httpd.log': apache, 'nova-compute.log': GOOD})
     assert p.returncode == 0 and len(df) == 1 and 'skipped unknown_format: 3' in p.stdout
@@ -64,6 +72,8 @@ def test_unknown_format_is_counted_or_an_error(cli, tmp_path):
 
 
 def test_gzip_rotated_and_truncated(cli, tmp_path):
+    """Rotated .gz files are read; a truncated one keeps its readable part (counted), a corrupt one is listed as
+    unreadable."""
     z = gzip.compress(GOOD * 500)
     p, df = parse(cli, tmp_path, {'nova-compute.log.1.gz': z, 'nova-compute.log.2.gz': z[: len(z) // 2],
                                   'neutron-server.log.3.gz': b'\x1f\x8bnot really gzip'})
@@ -74,11 +84,14 @@ def test_gzip_rotated_and_truncated(cli, tmp_path):
 
 
 def test_missing_path_is_an_error(cli, tmp_path):
+    "A path that does not exist: a one-line error, exit 2."
     p = cli('parse', tmp_path / 'nope', '--out', tmp_path / 'o.csv')
     assert p.returncode == 2 and 'no such file or directory' in p.stderr and 'Traceback' not in p.stderr
 
 
 def test_outputs_that_cannot_be_written_and_pipes_that_close(cli, tmp_path):
+    """An --out that is a folder or cannot be created: one line, exit 2, never "internal error"; output piped to
+    `head` stops quietly (exit 141, nothing on stderr)."""
     d = tmp_path / 'in'; d.mkdir(); (d / 'nova-compute.log').write_bytes(GOOD * 3)
     (tmp_path / 'a-folder').mkdir()
     for out in (tmp_path / 'a-folder', '/proc/no/such/file.txt'):
@@ -99,6 +112,7 @@ def test_outputs_that_cannot_be_written_and_pipes_that_close(cli, tmp_path):
 
 
 def test_since_until_with_zones_and_dates_that_do_not_exist(cli, tmp_path):
+    'A --since with a zone is converted to UTC; 2026-02-30, month 99 or a word: "not a timestamp", exit 2.'
     d = tmp_path / 'in'; d.mkdir(); (d / 'nova-compute.log').write_bytes(GOOD * 3)
     p = cli('analyze', '--logs', d, '--issue', 'x', '--fast', '--no-mlflow', '--since', '2017-05-15T22:00:00+02:00')
     assert p.returncode == 0 and 'internal error' not in p.stderr, p.stderr           # 22:00+02:00 is 20:00 UTC
@@ -108,6 +122,7 @@ def test_since_until_with_zones_and_dates_that_do_not_exist(cli, tmp_path):
 
 
 def test_analyze_says_what_it_skipped_and_why(cli, tmp_path):
+    "The report says how many lines were skipped and why, in text and in JSON `stats`."
     d = tmp_path / 'in'; d.mkdir()
     (d / 'nova-compute.log').write_bytes(GOOD * 3 + b'\x00\x01\x02\xff\xfe\x00junk\x03\x04\n')
     (d / 'nova-api.log').write_bytes(b'this is not an oslo.log line\n')

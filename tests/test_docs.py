@@ -174,3 +174,19 @@ def test_quarto_on_path_means_nbdev_docs(tmp_path):
     test_site = (proj / '_docs' / 'index.html').read_text()
     assert test_site == 'rendered-by-quarto\n'
     assert (proj / 'README.md').read_text() == 'written by make readme\n'
+
+
+def test_the_reliability_page_is_as_new_as_the_tests():
+    "The Reliability page shows the table tools/reliability.py makes from the tests now: every probe, none made up."
+    import runpy
+    nb = json.loads((ROOT / 'nbs' / 'reliability.ipynb').read_text())
+    shown = ''.join(next(o['data']['text/markdown'] for c in nb['cells'] if c['cell_type'] == 'code'
+                         for o in c.get('outputs', []) if 'text/markdown' in o.get('data', {})))
+    assert shown == runpy.run_path(str(ROOT / 'tools' / 'reliability.py'))['table'](), 'run `make reliability`'
+    assert shown.count('\n| ') >= 30 and 'test_a_pickle_in_a_model_folder_is_refused_and_never_run' in shown
+
+
+@browser
+def test_reliability_page(site):
+    t = text(dom(site + '/reliability.html'))
+    assert 'Reliability' in t and 'a pickle in a model folder is refused and never run' in t

@@ -140,6 +140,8 @@ def test_flow_train_validate_promote_load_serve(s3, bucket, logs, tmp_path):
 
 
 def test_train_with_s3_down_keeps_the_model_and_publish_works_later(s3, bucket, logs, tmp_path):
+    """S3 unreachable during train: the model is kept under models/, one line says how to publish it, nothing is
+    registered; publishing later works."""
     env = s3_env(s3, bucket, tmp_path, MLFLOW_S3_ENDPOINT_URL=f'http://127.0.0.1:{free_port()}')      # nothing listens there
     p = rca(tmp_path, 'train', '--logs', logs, *TINY, env=env)
     assert p.returncode == 2 and 'unreachable' in p.stderr and 'models publish --path models/lstm_model_v1' in p.stderr, p.stderr
@@ -181,6 +183,7 @@ def test_s3_stopped_during_publish(s3, bucket, saved_model, tmp_path, monkeypatc
 
 
 def test_two_concurrent_publishes(s3, bucket, saved_model, tmp_path):
+    "Two publishes at once get versions 1 and 2, each in its own folder with its own manifest."
     env = s3_env(s3, bucket, tmp_path)
     e = clean_env()
     e.update(env)
@@ -200,6 +203,9 @@ def test_two_concurrent_publishes(s3, bucket, saved_model, tmp_path):
 
 
 def test_corruption_and_tracking_down(s3, bucket, saved_model, tmp_path):
+    """Tracking server down: the S3 scan finds the latest version (and says why); corrupted weights: latest falls
+    back to the previous verified version and says so; asking for the corrupted one is a one-line error; a copy
+    verified before still loads from the cache."""
     env = s3_env(s3, bucket, tmp_path)
     for _ in range(2): ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))
     # the tracking server is down: the S3 scan finds the latest complete version
@@ -221,6 +227,8 @@ def test_corruption_and_tracking_down(s3, bucket, saved_model, tmp_path):
 
 
 def test_cleanup_never_deletes_an_aliased_version(s3, bucket, saved_model, tmp_path):
+    """cleanup --keep 1 (and --dry-run) keeps every version holding an alias and deletes the others with their S3
+    folders."""
     env = s3_env(s3, bucket, tmp_path)
     for _ in range(4): ok(rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env))
     ok(rca(tmp_path, 'models', 'promote', '--version', 1, '--to', 'production', env=env))
@@ -242,6 +250,7 @@ def test_cleanup_never_deletes_an_aliased_version(s3, bucket, saved_model, tmp_p
 
 
 def test_multipart_upload_is_verified(s3, bucket, saved_model, tmp_path):
+    "A multipart upload keeps each object's sha256 and the downloaded file is whole."
     big = tmp_path / 'big_model'
     shutil.copytree(saved_model, big)
     (big / 'extra_files' / 'padding.bin').write_bytes(os.urandom(12 * 1024 * 1024))
@@ -255,6 +264,7 @@ def test_multipart_upload_is_verified(s3, bucket, saved_model, tmp_path):
 
 
 def test_s3_errors_are_one_line(s3, saved_model, tmp_path):
+    "A missing bucket, a root that is not s3:// and a missing model: one line each, exit 2."
     env = s3_env(s3, 'no-such-bucket', tmp_path)
     p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env)
     assert p.returncode == 2 and 'bucket does not exist' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
@@ -287,6 +297,7 @@ def mlflow_server_s3(s3, tmp_path, request):
 
 
 def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_server_s3):
+    "A shared `mlflow server` with S3 artifacts (proxied or direct): train, register and load work end to end."
     url, bucket = mlflow_server_s3
     env = s3_env(s3, bucket, tmp_path / 'client', MLFLOW_TRACKING_URI=url, MLFLOW_ARTIFACT_ROOT=f's3://{bucket}/models')
     (tmp_path / 'client').mkdir()
@@ -305,8 +316,8 @@ def test_mlflow_server_with_s3_artifacts_destination(s3, logs, tmp_path, mlflow_
 
 
 def test_manifests_and_caches_are_not_trusted(s3, bucket, saved_model, tmp_path):
-    "The registry's sha256 is the reference: a manifest never vouches for itself, its paths stay in their folder, and "
-    "a cached copy that differs from what was verified is evicted, not loaded."
+    """The registry's sha256 is the reference: a manifest never vouches for itself, its paths stay in their folder,
+    and a cached copy that differs from what was verified is evicted, not loaded."""
     import hashlib
     from openstack_rca.storage import manifest_digest
     sha = lambda b: hashlib.sha256(b).hexdigest()
@@ -345,8 +356,8 @@ def test_manifests_and_caches_are_not_trusted(s3, bucket, saved_model, tmp_path)
 
 
 def test_cleanup_deletes_only_the_folders_it_owns(s3, bucket, saved_model, tmp_path):
-    "A version whose source is the artifact root itself (or anything not laid out as that version's folder): its "
-    "registry entry goes, its S3 prefix stays, and cleanup says why."
+    """A version whose source is the artifact root itself (or anything not laid out as that version's folder): its
+    registry entry goes, its S3 prefix stays, and cleanup says why."""
     import mlflow
     env = s3_env(s3, bucket, tmp_path)
     c = mlflow.MlflowClient(f'sqlite:///{tmp_path / "mlflow.db"}')

@@ -38,6 +38,7 @@ def test_a_pickle_in_a_model_folder_is_refused_and_never_run(trained, tmp_path, 
 
 
 def test_a_link_in_a_model_folder_is_refused(trained, tmp_path):
+    "A symbolic link in a model folder: refused, the link named."
     shutil.copytree(trained / 'models', tmp_path / 'models')
     (tmp_path / 'models' / 'lstm_model_v1' / 'extra_files' / 'templates.json').unlink()
     (tmp_path / 'models' / 'lstm_model_v1' / 'extra_files' / 'templates.json').symlink_to('/etc/hostname')
@@ -46,6 +47,7 @@ def test_a_link_in_a_model_folder_is_refused(trained, tmp_path):
 
 
 def test_the_untouched_model_still_loads(trained, tmp_path):
+    "The same model without the planted files loads and full mode answers."
     shutil.copytree(trained / 'models', tmp_path / 'models')
     out = ok(rca(tmp_path, 'analyze', '--logs', trained / 'logs', '--issue', 'instances fail', '--no-mlflow'))
     assert 'mode full' in out
@@ -73,6 +75,7 @@ def test_the_issue_text_stays_out_of_mlflow_unless_asked(trained, tmp_path, fmt)
 
 
 def test_credentials_in_a_tracking_uri_are_never_printed(trained, tmp_path):
+    "A tracking URI with user:password: errors and warnings show `***@`, never the password."
     from helpers import free_port
     uri = f'http://alice:s3cr3t@127.0.0.1:{free_port()}'
     p = rca(tmp_path, 'models', 'list', env={'MLFLOW_TRACKING_URI': uri})
@@ -84,6 +87,7 @@ def test_credentials_in_a_tracking_uri_are_never_printed(trained, tmp_path):
 
 
 def test_the_seed_spellings_of_the_switches(trained, tmp_path):
+    "--fast-mode, --disable-mlflow and --enable-mlflow work; --enable-mlflow wins over OPENSTACK_RCA_NO_MLFLOW."
     args = ['analyze', '--logs', trained / 'logs', '--issue', 'instances fail', '--fast-mode']
     out = ok(rca(tmp_path, *args, '--disable-mlflow'))
     assert 'mode fast' in out and not (tmp_path / 'mlflow.db').exists()
