@@ -73,6 +73,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/analyze_bench.py
 	$(BIN)/python bench/real_cases.py
+	$(BIN)/python bench/small_files.py
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev

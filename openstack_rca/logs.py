@@ -14,10 +14,10 @@ import pandas as pd
 # %% auto #0
 __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'MAX_RECORD_LINES', 'SKIP_REASONS',
            'FILE_PROBLEMS', 'REPAIR_REASONS', 'GZIP_MAX_RATIO', 'GZIP_MIN_CAP', 'OPENSTACK_PROJECTS', 'COLUMNS',
-           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'MAX_PIECE_LINES', 'RCAError', 'redact', 'strip_controls',
-           'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
-           'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir',
-           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
+           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES', 'RCAError',
+           'redact', 'strip_controls', 'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of',
+           'ParseReport', 'read_bytes', 'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files',
+           'default_cache_dir', 'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 class RCAError(Exception):
@@ -358,15 +358,18 @@ _GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'ctx', 'request_i
 _MSG, _CTX = _GROUPS.index('message'), _GROUPS.index('ctx')
 
 def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                first_line: int = 1, more_records: bool = False) -> tuple[pd.DataFrame, ParseReport]:
+                first_line: int = 1, more_records: bool = False, columns: bool = False
+                ) -> tuple[pd.DataFrame | dict, ParseReport]:
     """Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a
-    `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown format."""
+    `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown
+    format. `columns`: the records as a dict of lists (no DataFrame yet), for `read_logs` to batch many small files into one."""
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
     if data.isspace():                                  # blank lines only (a flood, say): counted, not scanned
         rep.lines = data.count(b'\n') + (not data.endswith(b'\n'))
         rep.skip('blank', f'{file}:{first_line}', rep.lines)
-        return _frame({c: [] for c in COLUMNS}), rep
+        empty = {c: [] for c in COLUMNS}
+        return (empty if columns else _frame(empty)), rep
     text, rep.lines, binary = _decode_text(data, file, rep, max_line_bytes, first_line=first_line)
     gc_was_on = gc.isenabled(); gc.disable()        # hundreds of thousands of tuples: no cycles to collect
     try:
@@ -397,22 +400,23 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
         if not rows and not more_records and rep.skipped.get('no_record_yet'):   # no oslo.log at all: say so
             rep.skipped['unknown_format'] += rep.skipped.pop('no_record_yet')
             rep.examples['unknown_format'] = rep.examples.pop('no_record_yet')
-        c = pd.DataFrame.from_records(rows, columns=_GROUPS, nrows=len(rows))   # one C-level transpose
-        msg = c['message'].tolist()
+        col = dict(zip(_GROUPS, zip(*rows))) if rows else dict.fromkeys(_GROUPS, ())    # one C-level transpose
+        msg = list(col['message'])
         for rec, more in extra.items(): msg[rec] = '\n'.join([msg[rec], *more])
         exc, frame = zip(*[traceback_fields(m) if '\n' in m else (None, None) for m in msg]) if msg else ((), ())
     finally:
         if gc_was_on: gc.enable()
-    service = service or service_of(file)
-    src = c['source']
-    inst = c['instance_id'].tolist()                  # `[instance: ..]` prefixes come from the regex
-    ids = {k: [None if v in ('', '-', None) else v for v in c[k].tolist()] for k in ('request_id', 'user_id', 'project_id')}
-    return _frame(dict(
-        file=file, line=np.asarray(line_no, dtype='int64'), timestamp=c['timestamp'],
-        service=src.map({s: service_of(s) if s else service for s in src.unique()}) if len(c) else [],
-        source=src.where(src != '', Path(file).name), pid=c['pid'], level=c['level'], component=c['component'], **ids,
-        instance_id=[i or (instance_of(m) if 'nstance' in m else None) for i, m in zip(inst, msg)], message=msg,
-        exception=list(exc), frame=list(frame))), rep.check()
+    service, name, src = service or service_of(file), Path(file).name, col['source']
+    services = {s: service_of(s) if s else service for s in set(src)}
+    ids = {k: [None if v in ('', '-', None) else v for v in col[k]] for k in ('request_id', 'user_id', 'project_id')}
+    cols = dict(file=[file] * len(msg), line=list(line_no), timestamp=list(col['timestamp']),
+                service=[services[s] for s in src], source=[s or name for s in src], pid=list(col['pid']),
+                level=list(col['level']), component=list(col['component']), **ids,
+                instance_id=[i or (instance_of(m) if 'nstance' in m else None)
+                             for i, m in zip(col['instance_id'], msg)],
+                message=msg, exception=list(exc), frame=list(frame))     # `[instance: ..]` prefixes come from the regex
+    rep.check()
+    return (cols if columns else _frame(cols)), rep
 
 def _frame(cols: dict) -> pd.DataFrame:
     "Records in `COLUMNS` order, built once, with typed timestamp, line and pid columns."
@@ -448,13 +452,21 @@ def default_cache_dir() -> Path:
 
 PIECE_BYTES = 2 << 20                # a file's content above this is parsed in pieces of this size
 
-def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_bytes: int = MAX_LINE_BYTES
-              ) -> tuple[pd.DataFrame, ParseReport]:
-    "Records and report for one file, from the Parquet cache when its content was parsed before."
+SMALL_FILE_BYTES = 256 << 10         # smaller files are parsed in batches, not cached: an entry costs more than parsing
+
+def _disk_size(path: Path) -> int:
+    try: return path.stat().st_size
+    except OSError: return 0
+
+def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
+               columns: bool = False) -> tuple[pd.DataFrame | dict, ParseReport]:
+    """Records and report for one file, from the Parquet cache when its content was parsed before. `columns`: the
+    records as a dict of lists when the file is parsed in one piece (see `parse_bytes`), else a DataFrame."""
     path = Path(path)
     data, problem = read_bytes(path)
     if problem in FILE_PROBLEMS:
-        return _frame({c: [] for c in COLUMNS}), ParseReport(files=1, file_problems={problem: [str(path)]})
+        empty = {c: [] for c in COLUMNS}
+        return (empty if columns else _frame(empty)), ParseReport(files=1, file_problems={problem: [str(path)]})
     cache = key = None
     if cache_dir:
         h = hashlib.blake2b(f'parser {PARSER_VERSION}|{max_line_bytes}|{path.name}|'.encode(), digest_size=20)
@@ -470,8 +482,9 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
             return df, rep
         except Exception: pass                                   # a damaged cache entry is re-parsed
     if len(data) <= PIECE_BYTES:
-        df, rep = parse_bytes(data, str(path), service_of(path.name), max_line_bytes)
+        df, rep = parse_bytes(data, str(path), service_of(path.name), max_line_bytes, columns=columns)
         if problem: rep.repair(problem, f'{path}:{rep.lines}')
+        if columns: return df, rep                     # not cached: read_logs batches small files
     else:                                              # parsed in pieces: memory follows records, not lines of junk
         view = memoryview(data)
         blocks = (bytes(view[i:i + PIECE_BYTES]) for i in range(0, len(data), PIECE_BYTES))
@@ -499,10 +512,20 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     if progress:
         from tqdm.auto import tqdm
         files = tqdm(files, desc='parsing', unit='file')
-    frames = []
+    frames, batch = [], None                           # batch: records of small files, as lists, in file order
     for f in files:
-        df, rep = parse_file(f, cache_dir, max_line_bytes)
-        frames.append(df); report.merge(rep)
+        small = _disk_size(f) < SMALL_FILE_BYTES
+        out, rep = parse_file(f, None if small else cache_dir, max_line_bytes, columns=small)
+        if isinstance(out, dict):
+            if batch is None: batch = out
+            else:
+                for k, v in out.items(): batch[k].extend(v)
+            if len(batch['line']) >= 500_000: frames.append(_frame(batch)); batch = None
+        else:
+            if batch is not None: frames.append(_frame(batch)); batch = None
+            frames.append(out)
+        report.merge(rep)
+    if batch is not None: frames.append(_frame(batch))
     report.check()
     if not report.records:
         why = ', '.join([f'{k}={v}' for k, v in sorted(report.skipped.items())] +
