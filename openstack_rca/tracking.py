@@ -43,12 +43,25 @@ def run_name(experiment: str, when: dt.datetime | None = None) -> str:
 # %% ../nbs/05_tracking.ipynb #ec8c4c79
 import contextlib
 
+def _init_embedded(uri: str):
+    """Create (or migrate) an embedded sqlite store under an exclusive file lock: MLflow does it on first use, and
+    processes that first use the same new store at once would race on its schema."""
+    if not uri.startswith('sqlite:///'): return
+    import fcntl, mlflow
+    db = Path(uri[len('sqlite:///'):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f'{db}.lock', 'a') as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try: mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        finally: fcntl.flock(fh, fcntl.LOCK_UN)
+
 @contextlib.contextmanager
 def using_store(uri: str):
     "Point MLflow at `uri` inside the block; restore the previous URI and MLFLOW_TRACKING_URI afterwards."
     import mlflow
     before_env = os.environ.get('MLFLOW_TRACKING_URI')
     mlflow.set_tracking_uri(uri)
+    _init_embedded(uri)
     try: yield uri
     finally:
         # back to "not set": MLflow then follows MLFLOW_TRACKING_URI again (set_tracking_uri(before) would pin a
@@ -79,8 +92,12 @@ def ensure_experiment(name: str) -> str:
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(name)
     if exp is None:
+        from mlflow.exceptions import MlflowException
         loc = (Path.cwd() / 'mlartifacts').as_uri() if is_embedded(mlflow.get_tracking_uri()) else None
-        return client.create_experiment(name, artifact_location=loc)
+        try: return client.create_experiment(name, artifact_location=loc)
+        except MlflowException as e:                   # another process created it a moment ago
+            exp = client.get_experiment_by_name(name)
+            if exp is None: raise RCAError(f'cannot create experiment {name}: {e}') from None
     if exp.lifecycle_stage == 'deleted': client.restore_experiment(exp.experiment_id)
     return exp.experiment_id
 

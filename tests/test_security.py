@@ -95,3 +95,15 @@ def test_the_seed_spellings_of_the_switches(trained, tmp_path):
     assert (tmp_path / 'mlflow.db').exists()
     p = rca(tmp_path, *args, '--enable-mlflow', '--no-mlflow')
     assert p.returncode == 2 and 'not allowed with argument' in p.stderr
+
+
+def test_five_analyses_at_once_on_a_new_embedded_store_all_succeed_and_are_recorded(trained, tmp_path):
+    "Five `analyze` processes that all create the embedded store at once: all exit 0, five runs are recorded."
+    import sqlite3, subprocess
+    from helpers import BIN, clean_env
+    procs = [subprocess.Popen([str(BIN / 'openstack-rca'), 'analyze', '--logs', str(trained / 'logs'), '--issue',
+                               'instances fail', '--fast'], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 5, [e for _, e in outs]
+    assert sqlite3.connect(tmp_path / 'mlflow.db').execute('select count(*) from runs').fetchone() == (5,)
