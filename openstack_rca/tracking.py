@@ -61,7 +61,6 @@ def using_store(uri: str):
     import mlflow
     before_env = os.environ.get('MLFLOW_TRACKING_URI')
     mlflow.set_tracking_uri(uri)
-    _init_embedded(uri)
     try: yield uri
     finally:
         # back to "not set": MLflow then follows MLFLOW_TRACKING_URI again (set_tracking_uri(before) would pin a
@@ -89,6 +88,7 @@ def reachable(uri: str, timeout: float = 3.0) -> bool:
 def ensure_experiment(name: str) -> str:
     "Id of experiment `name` in the current tracking store: created if missing, restored if deleted."
     import mlflow
+    _init_embedded(mlflow.get_tracking_uri())           # writers create the store; readers never do
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(name)
     if exp is None:
