@@ -5,7 +5,7 @@
 # %% ../nbs/05_tracking.ipynb #e647752c
 from __future__ import annotations
 import datetime as dt
-import base64, os, re, tempfile, urllib.parse, urllib.request
+import base64, os, tempfile, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
 from .logs import RCAError
