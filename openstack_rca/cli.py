@@ -10,11 +10,12 @@ import pandas as pd
 from . import __version__
 from .logs import RCAError, read_logs, data_dir, redact
 from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
-from .simulate import simulate, CATEGORIES
+from .core import CATEGORIES, Settings, using
+from .simulate import simulate
 
 # %% auto #0
-__all__ = ['cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench', 'cmd_models',
-           'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'main']
+__all__ = ['FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench',
+           'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'settings_from', 'main']
 
 # %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
@@ -72,16 +73,10 @@ def cmd_parse(a) -> int:
 
 # %% ../nbs/90_cli.ipynb #12790f98
 def _s3_args(s):
-    "Where model versions go in S3 (the endpoint and credentials come from MLFLOW_S3_ENDPOINT_URL and AWS_*)."
-    s.add_argument('--artifact-root', metavar='s3://BUCKET/PREFIX', help='S3 root for model versions (default $MLFLOW_ARTIFACT_ROOT; none: MLflow keeps the model)')
-
-def _s3_options(a):
-    "Multipart settings travel to the storage layer through its environment variables."
-    import os
-    for opt, env in (('multipart_threshold', 'OPENSTACK_RCA_S3_MULTIPART_THRESHOLD'), ('multipart_chunksize', 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE')):
-        if getattr(a, opt, None):
-            from openstack_rca.storage import parse_size
-            os.environ[env] = str(parse_size(getattr(a, opt)))
+    "Where model versions go: S3 (endpoint and credentials from MLFLOW_S3_ENDPOINT_URL and AWS_*) or a local folder."
+    s.add_argument('--artifact-root', metavar='s3://BUCKET/PREFIX|FOLDER',
+                   help='where model versions go: an S3 root, or a local folder (a path or file:///path) for the same '
+                        'version folders and checks without S3 (default $MLFLOW_ARTIFACT_ROOT; none: MLflow keeps the model)')
 
 def _training_args(s):
     "Options that train and sweep share: the data, the experiment and the registered name."
@@ -115,7 +110,6 @@ def cmd_train(a) -> int:
     from dataclasses import fields
     _quiet_libraries(a.quiet)
     cfg = ModelConfig(**{f.name: getattr(a, f.name) for f in fields(ModelConfig) if getattr(a, f.name) is not None})
-    _s3_options(a)
     r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
               models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2, root=a.artifact_root)
     for w in r.warnings: print(f'openstack-rca train: warning: {redact(w)}', file=sys.stderr)
@@ -189,9 +183,8 @@ def cmd_models(a) -> int:
         p = reg.load_model(a.model, a.ref, root=a.artifact_root, models_dir=a.models_dir).provenance
         print(json.dumps(p.to_dict(), indent=1) if a.json else f'loaded {p}\n  folder: {p.path}')
     elif c == 'publish':
-        _s3_options(a)
         mv = reg.publish_version(a.path, a.model, a.experiment, run_id=a.run_id, tags={'published_from': str(Path(a.path).resolve())[:250]},
-                                 store=reg.S3Store(a.artifact_root), progress=True)
+                                 store=reg.open_store(a.artifact_root), progress=True)
         print(f'published {a.model} version {mv.version}: {mv.source} (sha256 {mv.tags["sha256"]})')
     elif c == 'promote':
         r = reg.promote(a.model, a.version, a.to, root=a.artifact_root)
@@ -456,13 +449,20 @@ def build_parser() -> argparse.ArgumentParser:
     _analyze_parser(sub)
     return p
 
+FLAG_SETTINGS = ('artifact_root', 'experiment', 'no_mlflow', 'multipart_threshold', 'multipart_chunksize')
+
+def settings_from(a: argparse.Namespace, env=None) -> Settings:
+    "This run's settings: the flags it was given, then the environment, then the defaults. Resolved once, here."
+    return Settings.resolve(env, **{k: getattr(a, k, None) for k in FLAG_SETTINGS})
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `openstack-rca` console script."
     parser = build_parser()
     a = parser.parse_args(argv)
     os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'false'     # belt and braces: we never use MLflow's loaders
     try:
-        return a.func(a)
+        with using(settings_from(a)):                # everything below reads these, never the environment
+            return a.func(a)
     except RCAError as e:
         print(f'openstack-rca {a.command}: error: {redact(e)}', file=sys.stderr)
         return 2

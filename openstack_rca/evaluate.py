@@ -8,7 +8,8 @@ import hashlib, json, re, tempfile, time
 from pathlib import Path
 import pandas as pd
 from .logs import RCAError, traceback_frames
-from .simulate import simulate, CATEGORIES, LABELS
+from .core import CATEGORIES
+from .simulate import simulate, LABELS
 from .rca import analyze
 
 # %% auto #0

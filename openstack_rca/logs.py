@@ -10,26 +10,17 @@ from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import pandas as pd
+from .core import RCAError, redact, project_root, current
 
 # %% auto #0
 __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'MAX_RECORD_LINES', 'SKIP_REASONS',
            'FILE_PROBLEMS', 'REPAIR_REASONS', 'GZIP_MAX_RATIO', 'GZIP_MIN_CAP', 'OPENSTACK_PROJECTS', 'COLUMNS',
-           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES', 'RCAError',
-           'redact', 'strip_controls', 'project_root', 'data_dir', 'instance_of', 'parse_line', 'service_of',
-           'ParseReport', 'read_bytes', 'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files',
-           'default_cache_dir', 'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
+           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES', 'strip_controls',
+           'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'module_of',
+           'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir', 'parse_file',
+           'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
-class RCAError(Exception):
-    "An error the user can fix. The CLI prints its one-line message and exits non-zero."
-
-_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@')
-_SECRET_QUERY = re.compile(r'(?i)([?&](?:password|passwd|pwd|token|secret|access_key|x-amz-signature|x-amz-credential)=)[^&\s]+')
-
-def redact(text) -> str:
-    "`text` with every URL's user:password and secret query values replaced by `***`: safe to print or log."
-    return _SECRET_QUERY.sub(r'\1***', _USERINFO.sub(r'\1***@', str(text)))
-
 _CONTROLS = re.compile(r'\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]')
 
 def strip_controls(text: str) -> str:
@@ -37,20 +28,9 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub('', text)
 
 # %% ../nbs/00_logs.ipynb #5cc114f1
-def project_root(start: Path | str | None = None) -> Path | None:
-    "The nearest folder at or above `start` (default: cwd) holding `settings.ini`, or None."
-    p = Path(start or Path.cwd()).resolve()
-    for d in (p, *p.parents):
-        if (d / 'settings.ini').is_file(): return d
-    return None
-
 def data_dir(name: str = '') -> Path | None:
-    "Benchmark data folder (`$OPENSTACK_RCA_DATA`, default `../shared/data` beside the project) / `name`, or None when absent."
-    env = os.environ.get('OPENSTACK_RCA_DATA')
-    if env: base = Path(env)
-    else:
-        root = project_root()
-        base = (root.parent if root else Path.cwd().parent) / 'shared' / 'data'
+    "Benchmark data folder (settings `data`: `$OPENSTACK_RCA_DATA`, default `../shared/data` beside the project) / `name`, or None when absent."
+    base = current().data
     p = base / name if name else base
     return p if p.exists() else None
 
@@ -447,8 +427,8 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
 PARSER_VERSION = '3'
 
 def default_cache_dir() -> Path:
-    "Where parsed files are cached: `$OPENSTACK_RCA_CACHE` or `~/.cache/openstack-rca`."
-    return Path(os.environ.get('OPENSTACK_RCA_CACHE') or Path.home() / '.cache' / 'openstack-rca')
+    "Where parsed files are cached (settings `cache`: `$OPENSTACK_RCA_CACHE` or `~/.cache/openstack-rca`)."
+    return current().cache
 
 PIECE_BYTES = 2 << 20                # a file's content above this is parsed in pieces of this size
 

@@ -13,7 +13,7 @@ import pandas as pd
 from .logs import (RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
 from .templates import mine_templates, mask, UNSEEN_ID
-from .simulate import CATEGORIES
+from .core import CATEGORIES
 
 # %% auto #0
 __all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'W_REL',

@@ -8,10 +8,11 @@ import datetime as dt, getpass, json, os, re, shutil, tempfile
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import pandas as pd
-from .logs import RCAError, default_cache_dir
+from .core import RCAError, current
+from .logs import default_cache_dir
 from .tracking import (DEFAULT_MODEL_NAME, tracking_enabled, tracking_uri, is_embedded, reachable, using_store,
                                     experiment_name, load_scorer)
-from .storage import (S3Store, S3Error, IntegrityError, MANIFEST, artifact_root, split_s3_uri, version_prefix,
+from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityError, MANIFEST, artifact_root, split_s3_uri, version_prefix,
                                    folder_manifest, check_model_name, owned_folder)
 
 # %% auto #0
@@ -126,8 +127,7 @@ def _get_version(client, name: str, kind: str, val):
 
 def _now() -> str: return dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')
 def _who() -> str:
-    try: return os.environ.get('OPENSTACK_RCA_USER') or getpass.getuser()
-    except Exception: return 'unknown'
+    return current().user
 
 # %% ../nbs/07_registry.ipynb #68ff2ca5
 def _ensure_registered(client, name: str):
@@ -141,10 +141,10 @@ def _max_version(client, name: str) -> int:
     return int(vs[0].version) if vs else 0
 
 def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | None = None, run_id: str | None = None,
-                    tags: dict | None = None, description: str | None = None, store: S3Store | None = None, progress: bool = False):
-    "Publish the MLflow model in `folder` to S3 and register it as the next version of `name`; returns the ModelVersion."
+                    tags: dict | None = None, description: str | None = None, store: Store | None = None, progress: bool = False):
+    "Publish the MLflow model in `folder` to the store (default: the artifact root's) and register it as the next version of `name`; returns the ModelVersion."
     check_model_name(name)
-    store = store or S3Store()
+    store = store or open_store()
     if not (Path(folder) / 'MLmodel').is_file(): raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
     manifest, exp = folder_manifest(folder), experiment_name(experiment)
     client = _client(create=True)
@@ -157,7 +157,7 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
             store.publish_folder(folder, rel, manifest, progress)
             try:
                 mv = client.create_model_version(name, source=store.uri(rel).rstrip('/'), run_id=run_id, description=description,
-                                                 tags={**(tags or {}), 'sha256': manifest['sha256'], 'experiment': exp, 'storage': 's3'})
+                                                 tags={**(tags or {}), 'sha256': manifest['sha256'], 'experiment': exp, 'storage': store.kind})
             except Exception as e:
                 try: store.unpublish(rel)
                 except S3Error: pass
@@ -169,12 +169,11 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
     raise RCAError(f'could not agree on a version number for {name} with the registry; retry')
 
 # %% ../nbs/07_registry.ipynb #519ce01e
-def _fetch(name: str, version: int, source: str, digest: str | None, progress: bool) -> tuple[Path, str, bool]:
+def _fetch(name: str, version: int, source: str, digest: str | None, progress: bool, storage: str | None = None) -> tuple[Path, str, bool]:
     "(folder, digest, cache hit) of a registered version, downloaded into the cache and verified."
     if digest and (hit := cached_version(name, version, digest)): return hit, digest, True
-    if source.startswith('s3://'):
-        bucket, key = split_s3_uri(source)
-        store, rel = S3Store(f's3://{bucket}'), key + '/'
+    if source.startswith('s3://') or (storage == 'local' and source.startswith('file://')):   # a folder we published
+        store, rel = store_at(source)
         m = store.version_manifest(rel)
         if m is None: raise RCAError(f'{source} has no {MANIFEST}: an incomplete or deleted version')
         if digest and m.get('sha256') != digest:
@@ -201,7 +200,7 @@ def _from_registry(name, kind, val, progress, notes) -> Provenance:
         versions = _versions(client, name) if kind == 'latest' else [_get_version(client, name, kind, val)]
         if not versions: raise RCAError(f'no registered versions of {name}')
         for mv in versions:
-            try: path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress)
+            try: path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress, mv.tags.get('storage'))
             except IntegrityError as e:
                 if kind != 'latest': raise
                 notes.append(f'registry: v{mv.version} skipped: {e}')
@@ -209,12 +208,15 @@ def _from_registry(name, kind, val, progress, notes) -> Provenance:
             return Provenance(name, int(mv.version), 'registry', mv.source, digest, hit, str(path))
     raise IntegrityError(f'no registered version of {name} passes its integrity check')
 
-def s3_aliases(store: S3Store, name: str) -> dict:
+def s3_aliases(store: Store, name: str) -> dict:
     "The alias → version mirror `promote` keeps in S3."
     return store.get_json(f'_aliases/{name}.json') or {}
 
+def _scan_label(root: str) -> str: return 's3-scan' if root.startswith('s3://') else 'folder-scan'
+
 def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
-    store = S3Store(root)
+    "The version a scan of the artifact root finds (S3 or a folder), when the registry cannot be asked."
+    store, step = open_store(root), _scan_label(root)
     if kind == 'alias':
         v = s3_aliases(store, name).get(val)
         if v is None: raise RCAError(f'no @{val} of {name} recorded in {store.uri("_aliases/")}')
@@ -230,12 +232,12 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
         try:
             hit = cached_version(name, n, m['sha256'])
             path = hit or store.download_folder(folder, cache_path(name, n, m['sha256']), m, progress)
-            notes.append(f's3-scan: v{n} was checked against its own manifest only; the registry, which holds the '
+            notes.append(f'{step}: v{n} was checked against its own manifest only; the registry, which holds the '
                          'sha256 it was published with, could not be asked')
-            return Provenance(name, n, 's3-scan', store.uri(folder).rstrip('/'), m['sha256'], bool(hit), str(path))
+            return Provenance(name, n, step, store.uri(folder).rstrip('/'), m['sha256'], bool(hit), str(path))
         except IntegrityError as e:
             if kind == 'version': raise
-            notes.append(f's3-scan: v{n} skipped: {e}')
+            notes.append(f'{step}: v{n} skipped: {e}')
             below = n
 
 def _from_local(name, kind, val, models_dir) -> Provenance:
@@ -261,7 +263,7 @@ def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None 
     steps = [('registry', lambda: _from_registry(name, kind, val, progress, notes))]
     try: root = artifact_root(root)
     except RCAError as e: notes.append(f's3-scan: {e}'); root = None
-    if root: steps.append(('s3-scan', lambda: _from_s3(name, kind, val, root, progress, notes)))
+    if root: steps.append((_scan_label(root), lambda: _from_s3(name, kind, val, root, progress, notes)))
     steps.append(('local', lambda: _from_local(name, kind, val, models_dir)))
     for step, fn in steps:
         try:
@@ -288,7 +290,7 @@ def _aliases(client, name: str) -> dict:
 def _mirror_aliases(client, name: str, root: str | None = None):
     try: root = artifact_root(root)
     except RCAError: return
-    if root: S3Store(root).put_json(f'_aliases/{name}.json', _aliases(client, name))
+    if root: open_store(root).put_json(f'_aliases/{name}.json', _aliases(client, name))
 
 def promote(name: str, version: int, to: str, root: str | None = None) -> dict:
     "Point alias `to` (staging | production) at `version`; returns what changed."
@@ -415,13 +417,13 @@ def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
         lines.append(f"{'would delete' if dry_run else 'delete'} v{n} ({v.source})")
         if dry_run: continue
         client.delete_model_version(name, v.version)
-        if v.source.startswith('s3://'):
+        if v.source.startswith('s3://') or v.tags.get('storage') == 'local':
             if (rel := owned_folder(v.source, root, name, n)) is None:
                 lines.append(f'  not removing {v.source}: it is not the folder of {name} v{n} under the artifact root '
                              f'{root or "(none configured)"}')
                 continue
-            try: S3Store(root).unpublish(rel)
-            except S3Error as e: lines.append(f'  could not remove its S3 folder: {e}')
+            try: open_store(root).unpublish(rel)
+            except S3Error as e: lines.append(f'  could not remove its folder: {e}')
     return lines
 
 def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> list[str]:
@@ -451,15 +453,15 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
             for c in kids: client.delete_run(c.info.run_id)
             client.delete_run(r.info.run_id)
             folder = r.data.tags.get('artifact_folder', '')
-            if folder.startswith('s3://'):
+            if folder.startswith(('s3://', 'file://')):
                 rel = owned_folder(folder, root)
                 try:
-                    store = S3Store(root) if rel else None
+                    store = open_store(root) if rel else None
                     if rel and (store.get_json(rel + '_run.json') or {}).get('run_id') == r.info.run_id:
                         store.delete_prefix(rel)
                     else: lines.append(f'  not removing {folder}: it is not the folder of this run under the artifact '
                                        f'root {root or "(none configured)"}')
-                except S3Error as e: lines.append(f'  could not remove its S3 folder: {e}')
+                except S3Error as e: lines.append(f'  could not remove its folder: {e}')
     return lines
 
 # %% ../nbs/07_registry.ipynb #4659a51d

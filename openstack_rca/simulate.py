@@ -8,12 +8,13 @@ import datetime as dt
 import json, random, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from .logs import RCAError, instance_of
+from .core import RCAError, CATEGORIES
+from .logs import instance_of
 
 # %% auto #0
-__all__ = ['SERVICES', 'CATEGORIES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'DISTRACTORS', 'RELATED_BY_OP', 'START', 'LABELS',
-           'COMBINED', 'Event', 'Ids', 'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach',
-           'background', 'Fault', 'simulate', 'plot_incident']
+__all__ = ['SERVICES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'DISTRACTORS', 'RELATED_BY_OP', 'START', 'LABELS', 'COMBINED',
+           'Event', 'Ids', 'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach', 'background', 'Fault',
+           'simulate', 'plot_incident']
 
 # %% ../nbs/02_simulate.ipynb #d0f2bd5e
 SERVICES = {  # service -> (log file, component that logs its HTTP requests)
@@ -28,7 +29,6 @@ SERVICES = {  # service -> (log file, component that logs its HTTP requests)
     'cinder-scheduler': ('cinder-scheduler.log', None),
     'cinder-volume': ('cinder-volume.log', None),
 }
-CATEGORIES = ['resource_shortage', 'network', 'authentication', 'messaging', 'database', 'hypervisor', 'image', 'storage']
 HOSTS = ['compute-1', 'compute-2', 'compute-3', 'compute-4']
 CONTROLLER_IP = '10.0.0.11'
 

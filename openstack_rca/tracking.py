@@ -8,33 +8,32 @@ import datetime as dt
 import base64, os, tempfile, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
-from .logs import RCAError
+from .core import RCAError, DEFAULT_EXPERIMENT, current
 from .model import DeepLogScorer, _tf
 
 # %% auto #0
-__all__ = ['DEFAULT_EXPERIMENT', 'DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_SUFFIXES', 'tracking_enabled', 'tracking_uri',
-           'is_embedded', 'experiment_name', 'run_name', 'using_store', 'reachable', 'ensure_experiment',
-           'epoch_logger', 'save_scorer', 'log_scorer', 'unsafe_files', 'load_scorer']
+__all__ = ['DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_SUFFIXES', 'tracking_enabled', 'tracking_uri', 'is_embedded',
+           'experiment_name', 'run_name', 'using_store', 'reachable', 'ensure_experiment', 'epoch_logger',
+           'save_scorer', 'log_scorer', 'unsafe_files', 'load_scorer']
 
 # %% ../nbs/05_tracking.ipynb #ada3487e
-DEFAULT_EXPERIMENT = 'openstack_rca_system_staging'
 DEFAULT_MODEL_NAME = 'lstm_model'
 
 def tracking_enabled(no_mlflow: bool | None = None) -> bool:
     """Tracking is on unless `no_mlflow` (`--no-mlflow`, `--disable-mlflow`); `no_mlflow=False` (`--enable-mlflow`)
-    turns it on whatever the environment says; None leaves it to OPENSTACK_RCA_NO_MLFLOW (off when set true)."""
+    turns it on whatever the settings say; None leaves it to the settings (OPENSTACK_RCA_NO_MLFLOW: off when true)."""
     if no_mlflow is not None: return not no_mlflow
-    return os.environ.get('OPENSTACK_RCA_NO_MLFLOW', '').lower() not in ('1', 'true', 'yes', 'on')
+    return current().tracking
 
 def tracking_uri() -> str:
-    "`MLFLOW_TRACKING_URI`, or the embedded SQLite store `mlflow.db` in the working directory."
-    return os.environ.get('MLFLOW_TRACKING_URI') or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    "The settings' tracking URI: `MLFLOW_TRACKING_URI`, or the embedded SQLite store `mlflow.db` in the working folder."
+    return current().tracking_uri
 
 def is_embedded(uri: str) -> bool: return uri.startswith('sqlite:') or uri.startswith('file:') or '://' not in uri
 
 def experiment_name(name: str | None = None) -> str:
-    "The experiment: `name`, else OPENSTACK_RCA_EXPERIMENT, else the default."
-    return name or os.environ.get('OPENSTACK_RCA_EXPERIMENT') or DEFAULT_EXPERIMENT
+    "The experiment: `name`, else the settings' (OPENSTACK_RCA_EXPERIMENT, else the default)."
+    return name or current().experiment
 
 def run_name(experiment: str, when: dt.datetime | None = None) -> str:
     "`{experiment with '-' as '_'}_{YYYYmmdd_HHMMSS}`."

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .logs import RCAError, read_logs, project_root
+from .core import RCAError, project_root, current
+from .logs import read_logs
 from .model import ModelConfig, DeepLogScorer, fit_scorer, incident_separation
 from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name, ensure_experiment, using_store,
                                     epoch_logger, save_scorer, log_scorer, DEFAULT_MODEL_NAME)
-from .storage import S3Store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
+from .storage import open_store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
 from .registry import publish_version
 
 # %% auto #0
@@ -113,7 +114,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
                models_dir=models_dir, by=by, verbose=verbose, warnings=warnings, experiment=experiment, root=root)
     if not tracking: return _train(run=None, **job)
     import mlflow
-    if not os.environ.get('MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL'):
+    if current().system_metrics_interval is None:
         mlflow.set_system_metrics_sampling_interval(1)     # short runs get CPU and memory samples too
     with using_store(uri):
         exp_id = ensure_experiment(experiment)
@@ -157,7 +158,8 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
             result.model_source = v.source
         else:
             model = save_scorer(scorer, Path(tmp) / 'model')
-            try: v = publish_version(model, register_as, experiment, run.info.run_id, tags, desc, progress=bool(verbose))
+            try: v = publish_version(model, register_as, experiment, run.info.run_id, tags, desc, store=open_store(root),
+                                     progress=bool(verbose))
             except RCAError as e:                                   # S3 or the registry failed: keep the model, say how to publish it
                 result.model_dir = _next_local_dir(models_dir, register_as)
                 result.model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,7 @@ def _run_artifacts(d: Path, scorer, history, metrics, report) -> Path:
 def _upload_run_folder(arts: Path, root: str, experiment: str, run, warnings: list) -> str | None:
     "Claim `{experiment-slug}_{YYYYmmdd_HHMMSS}/` in S3 (a suffix if two runs start in the same second), upload the run's files, tag the run."
     import mlflow, datetime as dt
-    store = S3Store(root)
+    store = open_store(root)
     try: when = dt.datetime.strptime(run.info.run_name[-15:], '%Y%m%d_%H%M%S')     # the run name's time: folder and run match
     except (TypeError, ValueError): when = dt.datetime.fromtimestamp(run.info.start_time / 1000)
     try:
@@ -257,7 +259,7 @@ def sweep(logs, params: dict, notebook=None, eval_logs=None, experiment: str | N
                 folder = mlflow.get_run(child).data.tags.get('artifact_folder')
                 if folder:                                   # S3 mode: the notebook joins the run's folder
                     root, rel = folder.rstrip('/').rsplit('/', 1)
-                    S3Store(root).upload_folder(executed.parent, rel + '/notebook/', _one_file_manifest(executed))
+                    open_store(root).upload_folder(executed.parent, rel + '/notebook/', _one_file_manifest(executed))
                 m = mlflow.get_run(child).data.metrics
                 children.append({'run_id': child, 'notebook': str(executed), **combo,
                                  **{k: m[k] for k in ('f1', 'final_loss') if k in m}})

@@ -1,6 +1,6 @@
 """Model versions in S3 and the registry, through the CLI, against real servers: moto's S3 server on a loopback port (over
 HTTP, as boto3 reaches any S3 service), the embedded MLflow store and an `mlflow server` process, `mlflow models serve`."""
-import json, os, shutil, subprocess, sys, urllib.request
+import json, os, re, shutil, subprocess, sys, urllib.request
 from pathlib import Path
 import pytest
 
@@ -264,12 +264,12 @@ def test_multipart_upload_is_verified(s3, bucket, saved_model, tmp_path):
 
 
 def test_s3_errors_are_one_line(s3, saved_model, tmp_path):
-    "A missing bucket, a root that is not s3:// and a missing model: one line each, exit 2."
+    "A missing bucket, a root that is neither S3 nor a folder, and a missing model: one line each, exit 2."
     env = s3_env(s3, 'no-such-bucket', tmp_path)
     p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=env)
     assert p.returncode == 2 and 'bucket does not exist' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
-    p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=dict(env, MLFLOW_ARTIFACT_ROOT='/tmp/not-s3'))
-    assert p.returncode == 2 and 's3://bucket/prefix' in p.stderr
+    p = rca(tmp_path, 'models', 'publish', '--path', saved_model, env=dict(env, MLFLOW_ARTIFACT_ROOT='ftp://host/not-s3'))
+    assert p.returncode == 2 and 's3://bucket/prefix, file:///path or a folder' in p.stderr, p.stderr
     p = rca(tmp_path, 'models', 'load', env=env)
     assert p.returncode == 2 and 'no model lstm_model latest found' in p.stderr and 'openstack-rca train' in p.stderr
 
@@ -370,3 +370,43 @@ def test_cleanup_deletes_only_the_folders_it_owns(s3, bucket, saved_model, tmp_p
     assert 'openstack-rca-system-staging_0003' in tops and 'openstack-rca-system-staging_0002' not in tops, tops
     assert [r['version'] for r in json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))] == [3]
     assert ok(rca(tmp_path, 'models', 'load', '--json', env=env))
+
+
+def test_artifact_root_flag_alone_reaches_every_layer(s3, bucket, logs, tmp_path):
+    """`train --artifact-root s3://...` publishes there with no MLFLOW_ARTIFACT_ROOT in the environment (the flag used to
+    be dropped below the CLI), and `models load --artifact-root` finds it by a scan when the registry is down."""
+    env = {k: v for k, v in s3_env(s3, bucket, tmp_path).items() if k != 'MLFLOW_ARTIFACT_ROOT'}
+    out = ok(rca(tmp_path, 'train', '--logs', logs, *TINY, '--artifact-root', f's3://{bucket}/flag', env=env))
+    assert 'registered lstm_model version 1' in out and f'model files: s3://{bucket}/flag/' in out, out
+    assert any(k.startswith('flag/') and k.endswith('lstm_model_v1/_manifest.json') for k in keys(s3, bucket))
+    down = dict(env, MLFLOW_TRACKING_URI='http://127.0.0.1:9')
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--artifact-root', f's3://{bucket}/flag', '--json', env=down)))
+    assert (prov['version'], prov['via']) == (1, 's3-scan'), prov
+
+
+def test_local_folder_artifact_root(logs, tmp_path):
+    """No S3 at all: `--artifact-root FOLDER` gives the same version folders, manifests, registry digests, fallbacks and
+    cleanup as S3."""
+    env = {'OPENSTACK_RCA_CACHE': str(tmp_path / 'cache')}
+    store = tmp_path / 'store'
+    for _ in range(2): ok(rca(tmp_path, 'train', '--logs', logs, *TINY, '--artifact-root', 'store', env=env))
+    v2 = store / 'openstack-rca-system-staging_0002' / 'models' / 'lstm_model_v2'
+    manifest = json.loads((v2 / '_manifest.json').read_text())
+    assert 'data/model.keras' in manifest['files'] and (v2 / 'MLmodel').is_file()
+    v1 = store / 'openstack-rca-system-staging_0001' / 'models' / 'lstm_model_v1'
+    names = sorted(p.name for p in store.iterdir())               # two versions, then the two runs' folders
+    assert names[:2] == [v1.parents[1].name, v2.parents[1].name] and len(names) == 4, names
+    assert all(re.fullmatch(r'openstack-rca-system-staging_\d{8}_\d{6}(-\d+)?', n) for n in names[2:]), names
+    listed = json.loads(ok(rca(tmp_path, 'models', 'list', '--json', env=env)))
+    assert [v['source'] for v in listed] == [v2.resolve().as_uri(), v1.resolve().as_uri()], listed
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', '--artifact-root', 'store', env=env)))
+    assert (prov['version'], prov['via']) == (2, 'registry'), prov
+    (v2 / 'data' / 'model.keras').write_bytes(b'changed after publishing')
+    shutil.rmtree(tmp_path / 'cache')
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', '--artifact-root', 'store', env=env)))
+    assert (prov['version'], prov['via']) == (1, 'registry') and 'v2 skipped: sha256 mismatch' in prov['notes'][0], prov
+    down = dict(env, MLFLOW_TRACKING_URI='http://127.0.0.1:9')
+    prov = json.loads(ok(rca(tmp_path, 'models', 'load', '--json', '--artifact-root', 'store', env=down)))
+    assert (prov['version'], prov['via']) == (1, 'folder-scan'), prov
+    out = ok(rca(tmp_path, 'models', 'cleanup', '--keep', '1', env=dict(env, MLFLOW_ARTIFACT_ROOT=str(store))))
+    assert 'delete v1' in out and not (store / 'openstack-rca-system-staging_0001').exists(), out
