@@ -460,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'false'     # belt and braces: we never use MLflow's loaders
+    # a tracking server that dies costs seconds per call, not minutes (MLflow's default: 7 retries, backoff x2)
+    os.environ.setdefault('MLFLOW_HTTP_REQUEST_MAX_RETRIES', '3'); os.environ.setdefault('MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', '1')
     try:
         with using(settings_from(a)):                # everything below reads these, never the environment
             return a.func(a)

@@ -13,9 +13,9 @@ from .simulate import simulate, LABELS
 from .rca import analyze
 
 # %% auto #0
-__all__ = ['TRUTH', 'template_regex', 'first_hit', 'labelled_cases', 'simulated_cases', 'fault_cases', 'case_split',
-           'first_error', 'service_rank', 'component_hit', 'component_in_logs', 'evaluate_fault_cases',
-           'evaluate_cases', 'evaluate']
+__all__ = ['TRUTH', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'template_regex', 'first_hit', 'labelled_cases', 'simulated_cases',
+           'fault_cases', 'case_split', 'first_error', 'service_rank', 'component_hit', 'component_in_logs',
+           'evaluate_fault_cases', 'evaluate_cases', 'evaluate', 'validation_data', 'evaluate_scorer']
 
 # %% ../nbs/11_evaluate.ipynb #ecfd16b4
 def template_regex(template: str) -> re.Pattern:
@@ -169,3 +169,33 @@ def evaluate(scenarios: int = 16, seed: int = 1000, scorer=None, data=None, minu
         return evaluate_cases([c for d in folders for c in labelled_cases(d)], scorer, progress=progress)
     with tempfile.TemporaryDirectory() as d:
         return evaluate_cases(simulated_cases(d, scenarios, seed, minutes, distractors), scorer, progress=progress)
+
+# %% ../nbs/11_evaluate.ipynb #fc69389b
+VALIDATION_SEEDS = (9101, 9102)
+VALIDATION_FAULTS = ('network', 'database')
+
+def validation_data(out, minutes: float = 15) -> list[Path]:
+    "Simulate held-out labelled incidents (fixed seeds and faults) into `out`; returns their folders."
+    out, folders = Path(out), []
+    for seed, fault in zip(VALIDATION_SEEDS, VALIDATION_FAULTS):
+        d = out / f'{fault}_{seed}'
+        if not (d / LABELS).is_file(): simulate(d, seed=seed, minutes=minutes, faults=[fault], force=True)
+        folders.append(d)
+    return folders
+
+def evaluate_scorer(scorer, folders) -> dict:
+    """Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, accuracy, counts, faulty and normal
+    sessions, and the lowest AUC."""
+    from openstack_rca.logs import read_logs
+    from openstack_rca.model import incident_separation, count_metrics
+    tot, aucs, sessions = {'tp': 0, 'fp': 0, 'fn': 0, 'tn': 0}, [], {'faulty_sessions': 0, 'normal_sessions': 0}
+    for d in folders:
+        d = Path(d)
+        if not (d / LABELS).is_file(): raise RCAError(f'{d} has no {LABELS} (write labelled data with openstack-rca simulate)')
+        records, _ = read_logs(d)
+        m = incident_separation(scorer.score_records(records), json.loads((d / LABELS).read_text()))
+        for k in tot: tot[k] += m[k]
+        for k in sessions: sessions[k] += m[k]
+        aucs.append(m['auc'])
+    if not aucs: raise RCAError('no labelled folders to evaluate on')
+    return {**count_metrics(**tot), **sessions, 'auc': min(aucs)}

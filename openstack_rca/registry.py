@@ -16,11 +16,10 @@ from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityEr
                                    folder_manifest, check_model_name, owned_folder)
 
 # %% auto #0
-__all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'VALIDATION_SEEDS', 'VALIDATION_FAULTS', 'parse_ref', 'Provenance', 'model_cache',
-           'cached_version', 'cached_versions', 'cache_path', 'unreachable', 'registry_problem', 'publish_version',
-           's3_aliases', 'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details',
-           'export_registry', 'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validation_data',
-           'evaluate_scorer', 'validate']
+__all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'parse_ref', 'Provenance', 'model_cache', 'cached_version', 'cached_versions',
+           'cache_path', 'unreachable', 'registry_problem', 'check_root_for_registry', 'publish_version', 's3_aliases',
+           'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details', 'export_registry',
+           'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validate']
 
 # %% ../nbs/07_registry.ipynb #868d2969
 STAGES = ('staging', 'production')
@@ -72,6 +71,7 @@ def cached_version(name: str, version: int, sha256: str | None = None) -> Path |
     for d in sorted(root.glob(pattern)) if root.exists() else []:
         try: want = sha256 or json.loads((d / MANIFEST).read_text())['sha256']
         except (OSError, ValueError, KeyError, TypeError): want = None
+        if not (isinstance(want, str) and want.startswith(d.name.partition('-')[2])): want = None   # named for another digest
         try: intact = want is not None and folder_manifest(d)['sha256'] == want
         except RCAError: intact = False
         if intact: return d
@@ -136,6 +136,15 @@ def _ensure_registered(client, name: str):
     except MlflowException as e:
         if e.error_code != 'RESOURCE_ALREADY_EXISTS': raise
 
+def check_root_for_registry(root: str | None, uri: str | None = None):
+    """Fail, before any work, when versions under the artifact `root` could not be registered at the tracking store `uri`:
+    a tracking server refuses model sources on its own file system, so a folder root needs a store on this machine."""
+    uri = uri or tracking_uri()
+    if root and root.startswith('file://') and not is_embedded(uri):
+        raise RCAError(f'the artifact root {root} is a local folder, which the tracking server {uri} cannot register '
+                       '(it refuses model sources on the local file system): use an s3:// artifact root with a tracking '
+                       'server, or a folder with the embedded store (unset MLFLOW_TRACKING_URI)')
+
 def _max_version(client, name: str) -> int:
     vs = client.search_model_versions(f"name = '{name}'", order_by=['version_number DESC'], max_results=1)
     return int(vs[0].version) if vs else 0
@@ -147,13 +156,16 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
     store = store or open_store()
     if not (Path(folder) / 'MLmodel').is_file(): raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
     manifest, exp = folder_manifest(folder), experiment_name(experiment)
+    check_root_for_registry(store.root)
     client = _client(create=True)
     store.check()
     _ensure_registered(client, name)
     with store.lock(name):
         n = _max_version(client, name) + 1
         for _ in range(5):
-            rel = version_prefix(exp, name, n)
+            claim = 1
+            while store.version_manifest(rel := version_prefix(exp, name, n, claim)) is not None:
+                claim += 1                # another tracking store sharing this root has its own vN there: the next folder
             store.publish_folder(folder, rel, manifest, progress)
             try:
                 mv = client.create_model_version(name, source=store.uri(rel).rstrip('/'), run_id=run_id, description=description,
@@ -175,7 +187,7 @@ def _fetch(name: str, version: int, source: str, digest: str | None, progress: b
     if source.startswith('s3://') or (storage == 'local' and source.startswith('file://')):   # a folder we published
         store, rel = store_at(source)
         m = store.version_manifest(rel)
-        if m is None: raise RCAError(f'{source} has no {MANIFEST}: an incomplete or deleted version')
+        if m is None: raise IntegrityError(f'{source} has no {MANIFEST}: an incomplete or deleted version, which cannot be verified')
         if digest and m.get('sha256') != digest:
             raise IntegrityError(f'{source}: manifest sha256 differs from the registered one')
         # download_folder recomputes the manifest's digest from its entries and checks every file's bytes against
@@ -226,7 +238,11 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
         if kind == 'version':
             found = next(((n, f, store.version_manifest(f)) for n, f in store.version_folders(name) if n == val), None)
             if found is None or found[2] is None: raise RCAError(f'no complete version {val} of {name} under {store.root}')
-        else: found = store.latest_version(name, below=below)
+        else:
+            skipped = []
+            found = store.latest_version(name, below=below, skipped=skipped)
+            notes.extend(f'{step}: v{n} skipped: incomplete (no {MANIFEST}: its upload never finished, or it is being '
+                         'deleted)' for n in skipped)
         if found is None: raise RCAError(f'no complete version of {name} under {store.root}')
         n, folder, m = found
         try:
@@ -465,47 +481,16 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
     return lines
 
 # %% ../nbs/07_registry.ipynb #4659a51d
-VALIDATION_SEEDS = (9101, 9102)
-VALIDATION_FAULTS = ('network', 'database')
-
-def validation_data(out, minutes: float = 15) -> list[Path]:
-    "Simulate held-out labelled incidents (fixed seeds and faults) into `out`; returns their folders."
-    from openstack_rca.simulate import simulate
-    out, folders = Path(out), []
-    for seed, fault in zip(VALIDATION_SEEDS, VALIDATION_FAULTS):
-        d = out / f'{fault}_{seed}'
-        if not (d / 'labels.json').is_file(): simulate(d, seed=seed, minutes=minutes, faults=[fault], force=True)
-        folders.append(d)
-    return folders
-
-def evaluate_scorer(scorer, folders) -> dict:
-    "Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, accuracy, counts, and the lowest AUC."
-    from openstack_rca.logs import read_logs
-    from openstack_rca.model import incident_separation, count_metrics
-    tot, aucs = {'tp': 0, 'fp': 0, 'fn': 0, 'tn': 0}, []
-    for d in folders:
-        d = Path(d)
-        if not (d / 'labels.json').is_file(): raise RCAError(f'{d} has no labels.json (write labelled data with openstack-rca simulate)')
-        records, _ = read_logs(d)
-        m = incident_separation(scorer.score_records(records), json.loads((d / 'labels.json').read_text()))
-        for k in tot: tot[k] += m[k]
-        aucs.append(m['auc'])
-    return {**count_metrics(**tot), 'auc': min(aucs)}
-
 def validate(name: str, version: int, data=None, min_f1: float = 0.8, min_precision: float | None = None,
              min_recall: float | None = None, min_auc: float | None = None, promote_on_pass: bool = True, root: str | None = None) -> dict:
     "Evaluate `name` v`version` on held-out labelled data, tag the result, promote to production when every threshold passes."
     client = _client()
     mv = _get_version(client, name, 'version', int(version))
     scorer = load_model(name, int(mv.version), root=root)
+    from openstack_rca.evaluate import validation_data, labelled_cases, evaluate_scorer, VALIDATION_SEEDS
     with tempfile.TemporaryDirectory() as tmp:
         if data is None: folders, what = validation_data(tmp), f'simulated seeds {VALIDATION_SEEDS}'
-        else:
-            data = Path(data)
-            if not data.exists(): raise RCAError(f'--data {data}: no such file or directory')
-            folders = [data] if (data / 'labels.json').is_file() else sorted(p.parent for p in data.glob('*/labels.json'))
-            if not folders: raise RCAError(f'--data {data} holds no labels.json (a folder written by openstack-rca simulate, or folders of them)')
-            what = str(data)
+        else: folders, what = labelled_cases(data), str(data)
         m = evaluate_scorer(scorer, folders)
     limits = {'f1': min_f1, 'precision': min_precision, 'recall': min_recall, 'auc': min_auc}
     failed = [f'{k} {m[k]} < {v}' for k, v in limits.items() if v is not None and m[k] < v]

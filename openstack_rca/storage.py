@@ -33,18 +33,20 @@ def check_model_name(name: str) -> str:
         raise RCAError(f'model name {name!r} is not allowed: use letters, digits, _ . - (at most 100, no "..", no "/")')
     return name
 
-def version_prefix(experiment: str, name: str, version: int) -> str:
-    "Folder of a registered version's model, relative to the artifact root."
-    return f'{experiment_slug(experiment)}_{int(version):04d}/models/{check_model_name(name)}_v{int(version)}/'
+def version_prefix(experiment: str, name: str, version: int, claim: int = 1) -> str:
+    """Folder of a registered version's model, relative to the artifact root. `claim` 2, 3, ... names the next free
+    folder when another tracking store sharing the root already holds its own version `version` there."""
+    top = f'{experiment_slug(experiment)}_{int(version):04d}' + (f'-{int(claim)}' if int(claim) > 1 else '')
+    return f'{top}/models/{check_model_name(name)}_v{int(version)}/'
 
 def run_prefix(experiment: str, when: dt.datetime | None = None) -> str:
     "Folder of a training run's other artifacts (plots, reports, notebooks), relative to the artifact root."
     return f'{experiment_slug(experiment)}_{(when or dt.datetime.now()):%Y%m%d_%H%M%S}/'
 
-_VERSION_DIR = re.compile(r'^(?P<slug>[a-z0-9][a-z0-9-]*)_(?P<n>\d{4,})/$')
+_VERSION_DIR = re.compile(r'^(?P<slug>[a-z0-9][a-z0-9-]*)_(?P<n>\d{4,})(?:-(?P<claim>[2-9]|[1-9]\d+))?/$')
 
 def version_of(prefix: str) -> int | None:
-    "The version number of a top-level version folder name (`slug_0015/` → 15); None for run folders and anything else."
+    "The version number of a top-level version folder name (`slug_0015/`, `slug_0015-2/` → 15); None for run folders and anything else."
     m = _VERSION_DIR.match(prefix)
     return int(m['n']) if m else None
 
@@ -297,12 +299,14 @@ def version_manifest(self: Store, folder: str) -> dict | None:
     return self.get_json(folder + MANIFEST)
 
 @patch
-def latest_version(self: Store, name: str, below: int | None = None) -> tuple[int, str, dict] | None:
-    "(version, folder, manifest) of the highest complete version of `name` (below `below` if given), from the store alone."
+def latest_version(self: Store, name: str, below: int | None = None, skipped: list | None = None) -> tuple[int, str, dict] | None:
+    """(version, folder, manifest) of the highest complete version of `name` (below `below` if given), from the store
+    alone; the numbers of newer folders that hold files but no manifest (incomplete) are appended to `skipped`."""
     for n, folder in self.version_folders(name):
         if below is not None and n >= below: continue
         m = self.version_manifest(folder)
         if m is not None: return n, folder, m
+        if skipped is not None and self.keys(folder): skipped.append(n)
     return None
 
 # %% ../nbs/06_storage.ipynb #c02cd344

@@ -106,8 +106,11 @@ def epoch_logger():
     import mlflow
     keras, _ = _tf()
     class MlflowEpochLogger(keras.callbacks.Callback):
+        failed = None                                  # what stopped the logging: training goes on without it
         def on_epoch_end(self, epoch, logs=None):
-            if logs: mlflow.log_metrics({k: float(v) for k, v in logs.items()}, step=epoch, synchronous=False)
+            if not logs or self.failed: return
+            try: mlflow.log_metrics({k: float(v) for k, v in logs.items()}, step=epoch, synchronous=False)
+            except Exception as e: self.failed = f'{type(e).__name__}: {str(e)[:200]}'   # a tracking server gone
     return MlflowEpochLogger()
 
 # %% ../nbs/05_tracking.ipynb #5e6a0d95

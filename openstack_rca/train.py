@@ -17,7 +17,7 @@ from .model import ModelConfig, DeepLogScorer, fit_scorer, incident_separation
 from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name, ensure_experiment, using_store,
                                     epoch_logger, save_scorer, log_scorer, DEFAULT_MODEL_NAME)
 from .storage import open_store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
-from .registry import publish_version
+from .registry import publish_version, check_root_for_registry
 
 # %% auto #0
 __all__ = ['data_fingerprint', 'git_commit', 'plot_history', 'plot_confusion', 'TrainResult', 'train', 'sweep_grid',
@@ -77,10 +77,15 @@ class TrainResult:
     publish_error: str | None = None
 
 def _evaluate(scorer: DeepLogScorer, eval_logs) -> dict:
-    labels_file = Path(eval_logs) / 'labels.json'
-    if not labels_file.is_file(): raise RCAError(f'--eval needs a folder with labels.json (from openstack-rca simulate), not {eval_logs}')
-    records, _ = read_logs(eval_logs)
-    return incident_separation(scorer.score_records(records), json.loads(labels_file.read_text()))
+    "`--eval`: the scorer's session verdicts on labelled logs, measured as `models validate` measures them."
+    from openstack_rca.evaluate import labelled_cases, evaluate_scorer
+    return evaluate_scorer(scorer, labelled_cases(eval_logs))
+
+def _tracking_failures() -> tuple:
+    "Exceptions that mean the tracking server failed (after MLflow's own retries): the run's work is kept, not lost."
+    import requests
+    from mlflow.exceptions import MlflowException
+    return (MlflowException, requests.exceptions.RequestException, ConnectionError, TimeoutError)
 
 def _next_local_dir(models_dir, name: str) -> Path:
     models_dir = Path(models_dir)
@@ -97,6 +102,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     root = artifact_root(root)                       # a malformed --artifact-root fails before any training
     uri, warnings = tracking_uri(), []
     tracking = tracking_enabled(no_mlflow)
+    if tracking: check_root_for_registry(root, uri)      # a pairing the registry would refuse fails before training
     if tracking and not reachable(uri):
         warnings.append(f'MLflow tracking server {uri} is unreachable: training without tracking, the model goes to {models_dir}/'
                         + (f' (publish it to {root} later with openstack-rca models publish)' if root else ''))
@@ -117,12 +123,28 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     if current().system_metrics_interval is None:
         mlflow.set_system_metrics_sampling_interval(1)     # short runs get CPU and memory samples too
     with using_store(uri):
-        exp_id = ensure_experiment(experiment)
-        with mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True, parent_run_id=parent_run_id) as run:
+        try:
+            exp_id = ensure_experiment(experiment)
+            run = mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True, parent_run_id=parent_run_id)
+        except _tracking_failures() as e:                        # it answered the health check, then failed to start a run
+            warnings.append(f'MLflow tracking server {uri} failed to start a run ({type(e).__name__}): training without '
+                            f'tracking, the model goes to {models_dir}/')
+            return _train(run=None, **job)
+        result = None
+        try:
             result = _train(run=run, **job)
             result.tracking_uri = uri
-            mlflow.flush_async_logging()
+            if not result.publish_error:
+                try: mlflow.flush_async_logging()
+                except _tracking_failures() as e: warnings.append(f'some per-epoch metrics were not logged ({type(e).__name__})')
+        finally: _end_run(failed=result is None or bool(result.publish_error))
     return result
+
+def _end_run(failed: bool):
+    "End the active run as FAILED or FINISHED; a tracking server that is gone leaves it as it was (said elsewhere)."
+    import mlflow
+    try: mlflow.end_run('FAILED' if failed else 'FINISHED')
+    except _tracking_failures(): pass
 
 def _train(records, report, cfg, eval_logs, run, params, name, register_as, models_dir, by, verbose, warnings, experiment, root) -> TrainResult:
     "Fit, evaluate, and either log + register into the active run (`run` given) or save under `models_dir`."
@@ -139,6 +161,23 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
     if not tracking:
         result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
         return result
+    try: return _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as, models_dir,
+                       verbose, warnings, experiment, root)
+    except _tracking_failures() as e:                       # the tracking server died mid-run: the trained model is kept
+        result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
+        result.run_id = run.info.run_id
+        result.publish_error = (f'the MLflow tracking server stopped answering during run {name} ({type(e).__name__}); '
+                                f'the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}')
+        return result
+
+def _publish_later(model_dir, run, root) -> str:
+    "The command that publishes a saved model later, keeping its lineage (the run that trained it)."
+    return (f'publish it later with openstack-rca models publish --path {model_dir} --run-id {run.info.run_id}'
+            + (f' --artifact-root {root}' if root else ' --artifact-root s3://BUCKET/PREFIX|FOLDER'))
+
+def _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as, models_dir, verbose,
+           warnings, experiment, root) -> TrainResult:
+    "Log the run's parameters, metrics and artifacts to MLflow and register the model (in MLflow's store or the artifact root)."
     import mlflow, tempfile
     mlflow.log_params(params)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
@@ -164,8 +203,9 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
                 result.model_dir = _next_local_dir(models_dir, register_as)
                 result.model_dir.parent.mkdir(parents=True, exist_ok=True)
                 import shutil; shutil.copytree(model, result.model_dir)
-                result.publish_error = f'{e}; the model is saved in {result.model_dir}: publish it later with openstack-rca models publish --path {result.model_dir}'
-                mlflow.set_tag('publish_error', str(e)[:500])
+                result.publish_error = f'{e}; the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}'
+                try: mlflow.set_tag('publish_error', str(e)[:500])
+                except _tracking_failures(): pass           # the registry that failed may be the tracking server
                 result.run_id = run.info.run_id
                 return result
             result.model_source = v.source

@@ -410,3 +410,77 @@ def test_local_folder_artifact_root(logs, tmp_path):
     assert (prov['version'], prov['via']) == (1, 'folder-scan'), prov
     out = ok(rca(tmp_path, 'models', 'cleanup', '--keep', '1', env=dict(env, MLFLOW_ARTIFACT_ROOT=str(store))))
     assert 'delete v1' in out and not (store / 'openstack-rca-system-staging_0001').exists(), out
+
+
+def _runs(db) -> list[tuple]:
+    "(run_id, status) of every run in an MLflow sqlite store, read directly (the server may be gone)."
+    import sqlite3
+    try:
+        with sqlite3.connect(f'file:{db}?mode=ro', uri=True, timeout=1) as c:
+            return c.execute('select run_uuid, status from runs').fetchall()
+    except sqlite3.Error: return []
+
+
+def _loss_logged(db) -> bool:
+    import sqlite3
+    try:
+        with sqlite3.connect(f'file:{db}?mode=ro', uri=True, timeout=1) as c:
+            return c.execute("select count(*) from metrics where key = 'loss'").fetchone()[0] > 0
+    except sqlite3.Error: return False
+
+
+def _mlflow_server(tmp_path, db, port):
+    log = tmp_path / f'server-{port}.log'
+    proc = subprocess.Popen([str(BIN / 'mlflow'), 'server', '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
+                             '--backend-store-uri', f'sqlite:///{db}', '--artifacts-destination', str(tmp_path / 'mlartifacts')],
+                            env=clean_env(), stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_http(f'http://127.0.0.1:{port}/health', proc, log)
+    return proc
+
+
+def test_tracking_server_dies_mid_training(s3, bucket, logs, tmp_path):
+    """The tracking server is killed while the model trains: the trained model is saved under models/, the command exits
+    2 with the publish-later command, which keeps the lineage (--run-id) and works once a server is back."""
+    import signal, time
+    db, port = tmp_path / 'server.db', free_port()
+    server = _mlflow_server(tmp_path, db, port)
+    env = s3_env(s3, bucket, tmp_path, MLFLOW_TRACKING_URI=f'http://127.0.0.1:{port}')
+    train = subprocess.Popen([str(BIN / 'openstack-rca'), 'train', '--logs', str(logs), '--epochs', '80', '--patience', '80',
+                              '--lstm-units', '16', '--num-layers', '1', '--embedding-dim', '8', '--quiet'],
+                             cwd=tmp_path, env=clean_env(**env), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not _loss_logged(db) and train.poll() is None and time.monotonic() < deadline: time.sleep(0.1)
+        assert train.poll() is None, 'training ended before the server could be killed: ' + train.stderr.read()[-2000:]
+        os.killpg(server.pid, signal.SIGKILL); server.wait()             # mid-training, without warning
+        out, err = train.communicate(timeout=600)
+    finally:
+        if train.poll() is None: train.kill()
+        stop(server)
+    (run_id, status), = _runs(db)
+    assert train.returncode == 2, (out[-2000:], err[-2000:])
+    last = err.strip().splitlines()[-1]
+    assert 'stopped answering' in last and f'models publish --path models/lstm_model_v1 --run-id {run_id}' in last, err
+    assert (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').is_file() and 'internal error' not in err
+    server = _mlflow_server(tmp_path, db, port)                        # back: publish later, with its lineage
+    try:
+        ok(rca(tmp_path, 'models', 'publish', '--path', 'models/lstm_model_v1', '--run-id', run_id, env=env))
+        details = json.loads(ok(rca(tmp_path, 'models', 'details', '--version', 1, '--json', env=env)))
+        assert details['run_id'] == run_id and details['source'].startswith(f's3://{bucket}/openstack/'), details
+    finally:
+        stop(server)
+
+
+def test_failed_publish_marks_the_run_failed(logs, tmp_path):
+    "The tracking store answers but the artifact root cannot be written: the model is kept and the run ends FAILED."
+    (tmp_path / 'blocker').write_text('a file where the artifact folder should be')
+    env = {'OPENSTACK_RCA_CACHE': str(tmp_path / 'cache')}
+    p = rca(tmp_path, 'train', '--logs', logs, *TINY, '--artifact-root', 'blocker/store', env=env)
+    assert p.returncode == 2 and 'cannot be written' in p.stderr and '--run-id' in p.stderr, p.stderr
+    assert (tmp_path / 'models' / 'lstm_model_v1' / 'MLmodel').is_file()
+    (run_id, status), = _runs(tmp_path / 'mlflow.db')
+    assert status == 'FAILED' and f'--run-id {run_id}' in p.stderr, (status, p.stderr)
+    # a folder root with a tracking server, which would refuse to register it: said before any training
+    p = rca(tmp_path, 'train', '--logs', logs, *TINY, '--artifact-root', 'store', env=dict(env, MLFLOW_TRACKING_URI='http://127.0.0.1:9'))
+    assert p.returncode == 2 and 'use an s3:// artifact root' in p.stderr and 'trained on' not in p.stdout, p.stderr
