@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme docs nbtest pytest bench figures reliability lab clean
+.PHONY: help demo test check-nbdev readme docs nbtest nbtest-fast pytest bench figures reliability lab clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory, real failures vs the first-ERROR line (bench/results/*.json), figures into the docs notebooks"
+	@echo "make nbtest-fast - the notebooks' tests without the cells flagged slow (training, S3 and MLflow servers): the inner loop"
 	@echo "make reliability - refresh the Reliability docs page from the tests (tools/reliability.py)"
 	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
@@ -58,7 +59,11 @@ readme: $(VENV)/.installed-dev
 docs: $(VENV)/.installed-dev
 	$(BIN)/python tools/docs.py
 
+# every cell, the slow ones (training, S3 and MLflow servers) included; `make nbtest-fast` is the inner loop
 nbtest: $(VENV)/.installed-dev
+	$(BIN)/nbdev_test --flags slow
+
+nbtest-fast: $(VENV)/.installed-dev
 	$(BIN)/nbdev_test
 
 # pytest exit code 5 means "no tests collected": that is a failure here.

@@ -21,11 +21,17 @@ __all__ = ['FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_par
 def cmd_simulate(a) -> int:
     if a.no_fault and a.fault: raise RCAError('use either --fault or --no-fault, not both')
     faults = [] if a.no_fault else (a.fault or None)
-    labels = simulate(a.out, seed=a.seed, minutes=a.minutes, faults=faults, loghub=a.loghub, force=a.force, distractors=a.distractors)
-    print(f"wrote {labels['records']} records in {len(labels['files'])} file(s) to {a.out} (seed {a.seed}, {a.minutes:g} min)")
+    labels = simulate(a.out, seed=a.seed, minutes=a.minutes, faults=faults, loghub=a.loghub, force=a.force,
+                      distractors=a.distractors)
+    print(
+        f"wrote {labels['records']} records in {len(labels['files'])} file(s) to {a.out} (seed {a.seed}, {a.minutes:g}"
+        " min)"
+    )
     for inc in labels['incidents']:
         r = inc['root_cause'][0]
-        print(f"  incident [{inc['category']}/{inc['variant']}] root cause {r['file']}:{r['line']}: {r['message'][:100]}")
+        print(
+            f"  incident [{inc['category']}/{inc['variant']}] root cause {r['file']}:{r['line']}: {r['message'][:100]}"
+        )
         print(f"    issue: {inc['issue']}")
     print(f"  labels: {Path(a.out) / 'labels.json'}")
     return 0
@@ -34,7 +40,8 @@ def cmd_simulate(a) -> int:
 def write_records(df: pd.DataFrame, out: Path) -> Path:
     "Write records as CSV or Parquet, by the file's suffix."
     out = Path(out)
-    if out.suffix.lower() not in ('.csv', '.parquet'): raise RCAError(f'--out must end in .csv or .parquet, not {out.name!r}')
+    if out.suffix.lower() not in ('.csv',
+                                  '.parquet'): raise RCAError(f'--out must end in .csv or .parquet, not {out.name!r}')
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == '.csv': df.to_csv(out, index=False)
     else: df.to_parquet(out, index=False)
@@ -76,13 +83,15 @@ def _s3_args(s):
     "Where model versions go: S3 (endpoint and credentials from MLFLOW_S3_ENDPOINT_URL and AWS_*) or a local folder."
     s.add_argument('--artifact-root', metavar='s3://BUCKET/PREFIX|FOLDER',
                    help='where model versions go: an S3 root, or a local folder (a path or file:///path) for the same '
-                        'version folders and checks without S3 (default $MLFLOW_ARTIFACT_ROOT; none: MLflow keeps the model)')
+                        'version folders and checks without S3 (default $MLFLOW_ARTIFACT_ROOT; none: MLflow keeps the '
+                        'model)')
 
 def _training_args(s):
     "Options that train and sweep share: the data, the experiment and the registered name."
     s.add_argument('--logs', required=True, help='training logs: file or folder (a healthy period)')
     s.add_argument('--eval', help='labelled logs to evaluate on: a folder written by openstack-rca simulate')
-    s.add_argument('--experiment', help='MLflow experiment (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
+    s.add_argument('--experiment',
+                   help='MLflow experiment (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
     s.add_argument('--register-as', default='lstm_model', help='registered model name (default lstm_model)')
 
 def _config_args(p):
@@ -131,7 +140,8 @@ def cmd_train(a) -> int:
               f'openstack-rca models promote --model {a.register_as} --version {r.model_version} --to staging')
         if r.tracking_uri.startswith('sqlite:'):
             print(f'see it: mlflow ui --backend-store-uri {r.tracking_uri}')
-    else: print(f'model saved to {r.model_dir} (tracking off): load it with openstack_rca.tracking.load_scorer("{r.model_dir}")')
+    else: print(f'model saved to {r.model_dir} (tracking off): load it with '
+                f'openstack_rca.tracking.load_scorer("{r.model_dir}")')
     return 0
 
 # %% ../nbs/90_cli.ipynb #4b406fe9
@@ -143,7 +153,9 @@ def cmd_sweep(a) -> int:
         params.setdefault(name.replace('-', '_'), []).extend(values)
     r = sweep(a.logs, params, notebook=a.notebook, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as,
               out_dir=a.out, progress=not a.quiet)
-    print(f"sweep {r['parent_run_name']} ({r['parent_run_id']}): {len(r['children'])} runs, notebooks in {r['out_dir']}")
+    print(
+        f"sweep {r['parent_run_name']} ({r['parent_run_id']}): {len(r['children'])} runs, notebooks in {r['out_dir']}"
+    )
     for c in r['children']:
         print('  ' + ' '.join(f'{k}={v}' for k, v in c.items() if k not in ('notebook',)))
     return 0
@@ -176,9 +188,11 @@ def cmd_models(a) -> int:
         d = reg.version_details(a.model, a.version)
         if a.json: print(json.dumps(d, indent=1, default=str))
         else:
-            for k in ('name', 'version', 'aliases', 'stage', 'created', 'source', 'run_id', 'run_name', 'description'): print(f'{k:12} {d[k]}')
+            for k in ('name', 'version', 'aliases', 'stage', 'created', 'source', 'run_id', 'run_name',
+                      'description'): print(f'{k:12} {d[k]}')
             print('tags:'); [print(f'  {k} = {v}') for k, v in sorted(d['tags'].items())]
-            print('metrics:'); [print(f'  {k} = {v:.6g}') for k, v in sorted(d['metrics'].items()) if not k.startswith('system/')]
+            print('metrics:'); [print(f'  {k} = {v:.6g}') for k,
+                                v in sorted(d['metrics'].items()) if not k.startswith('system/')]
     elif c == 'load':
         p = reg.load_model(a.model, a.ref, root=a.artifact_root, models_dir=a.models_dir).provenance
         print(json.dumps(p.to_dict(), indent=1) if a.json else f'loaded {p}\n  folder: {p.path}')
@@ -188,17 +202,26 @@ def cmd_models(a) -> int:
         print(f'published {a.model} version {mv.version}: {mv.source} (sha256 {mv.tags["sha256"]})')
     elif c == 'promote':
         r = reg.promote(a.model, a.version, a.to, root=a.artifact_root)
-        print(f"{a.model} v{r['version']} is now @{a.to}" + (f" (was v{r['previous']})" if r['previous'] not in (None, r['version']) else '')
-              + (f"; v{r['archived']} archived" if r.get('archived') else ''))
+        print(
+            f"{a.model} v{r['version']} is now @{a.to}"
+            + (f" (was v{r['previous']})" if r['previous'] not in (None, r['version']) else '')
+            + (f"; v{r['archived']} archived" if r.get('archived') else '')
+        )
     elif c == 'archive':
         r = reg.archive(a.model, a.version, root=a.artifact_root)
-        print(f"{a.model} v{r['version']} archived" + (f", removed {', '.join('@' + x for x in r['aliases_removed'])}" if r['aliases_removed'] else ''))
+        print(
+            f"{a.model} v{r['version']} archived"
+            + (f", removed {', '.join('@' + x for x in r['aliases_removed'])}" if r['aliases_removed'] else '')
+        )
     elif c == 'compare':
         t, drifts = reg.compare_versions(a.model, a.versions, a.drift)
         if a.json: print(json.dumps({'table': json.loads(t.to_json()), 'drifts': drifts}, indent=1))
         else:
             print(t.to_string(float_format=lambda x: f'{x:.4g}'))
-            print(f'drift above {a.drift:.0%} against v{a.versions[0]}: ' + ('none' if not drifts else f'{len(drifts)} metric(s)'))
+            print(
+                f'drift above {a.drift:.0%} against v{a.versions[0]}: '
+                + ('none' if not drifts else f'{len(drifts)} metric(s)')
+            )
             for d in drifts: print(f'  {d}')
         if drifts and a.fail_on_drift: return 1
     elif c == 'cleanup':
@@ -206,15 +229,23 @@ def cmd_models(a) -> int:
         print('\n'.join(lines) if lines else f'nothing to clean up: {a.model} has at most {a.keep} version(s)')
     elif c == 'export':
         doc = reg.export_registry(a.out)
-        print(f"wrote {sum(len(m['versions']) for m in doc['models'])} version(s) of {len(doc['models'])} model(s) to {a.out}")
+        print(
+            f"wrote {sum(len(m['versions']) for m in doc['models'])} version(s) of {len(doc['models'])} model(s) to"
+            f" {a.out}"
+        )
     elif c == 'validate':
         try: r = reg.validate(a.model, a.version, a.data, a.min_f1, a.min_precision, a.min_recall, a.min_auc,
                               promote_on_pass=not a.no_promote, root=a.artifact_root)
         except RCAError as e:
-            raise RCAError(f'{e} (see the validation.* tags: openstack-rca models details --model {a.model} --version {a.version})') from None
+            raise RCAError(
+                f'{e} (see the validation.* tags: openstack-rca models details --model {a.model} --version {a.version})'
+            ) from None
         m = r['metrics']
-        print(f"{a.model} v{r['version']} passed validation on {r['data']}: precision {m['precision']} recall {m['recall']} "
-              f"F1 {m['f1']} AUC {m['auc']} (sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn, {m['tn']} tn)")
+        print(
+            f"{a.model} v{r['version']} passed validation on {r['data']}: precision {m['precision']} recall"
+            f" {m['recall']} F1 {m['f1']} AUC {m['auc']} (sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn,"
+            f" {m['tn']} tn)"
+        )
         print(f"promoted to @production" + (f" (v{r['promoted']['archived']} archived)" if r.get('promoted', {}).get('archived') else '')
               if 'promoted' in r else 'not promoted (--no-promote)')
     return 0
@@ -224,13 +255,16 @@ def cmd_experiments(a) -> int:
     from openstack_rca.registry import cleanup_runs
     lines = cleanup_runs(a.experiment, a.keep, a.dry_run)
     print('\n'.join(lines) if lines else f'nothing to clean up: at most {a.keep} run(s)')
-    if not a.dry_run and any(l.startswith('delete') for l in lines): print('runs are marked deleted; `mlflow gc` removes them for good')
+    if not a.dry_run and any(l.startswith('delete') for l in lines):
+        print('runs are marked deleted; `mlflow gc` removes them for good')
     return 0
 
 def _models_parser(sub):
     p = sub.add_parser('models', help='manage registered model versions: list, promote, validate, compare, cleanup, ...',
-                       description='Manage registered model versions in the MLflow registry (MLFLOW_TRACKING_URI, default the embedded '
-                                   'mlflow.db) and their folders in S3 (MLFLOW_ARTIFACT_ROOT / --artifact-root, MLFLOW_S3_ENDPOINT_URL, AWS_*). '
+                       description='Manage registered model versions in the MLflow registry (MLFLOW_TRACKING_URI, '
+                                   'default the embedded '
+                                   'mlflow.db) and their folders in S3 (MLFLOW_ARTIFACT_ROOT / --artifact-root, '
+                                   'MLFLOW_S3_ENDPOINT_URL, AWS_*). '
                                    'Stages are aliases: @staging and @production.')
     ms = p.add_subparsers(dest='models_command', metavar='ACTION', required=True)
     def add(name, help, model=True, version=False, root=False):
@@ -241,36 +275,57 @@ def _models_parser(sub):
         return s
     s = add('list', 'every version with its aliases, stage tag, creation time, F1, validation status and source')
     s.set_defaults(model=None); s.add_argument('--json', action='store_true')
-    s = add('details', 'one version: registry fields, tags, its run\'s metrics', version=True); s.add_argument('--json', action='store_true')
-    s = add('load', 'resolve and download a version (registry, else S3 scan, else cache/models/) and say where it came from', root=True)
+    s = add('details', 'one version: registry fields, tags, its run\'s metrics', version=True)
+    s.add_argument('--json', action='store_true')
+    s = add('load',
+            'resolve and download a version (registry, else S3 scan, else cache/models/) and say where it came from',
+            root=True)
     s.add_argument('--ref', default='latest', help='latest | N | @alias | staging | production (default latest)')
-    s.add_argument('--models-dir', default='models', help='local fallback folder (default models/)'); s.add_argument('--json', action='store_true')
-    s = add('publish', 'publish a saved model folder (e.g. models/lstm_model_v1 from an offline training) to S3 and register it', root=True)
-    s.add_argument('--path', required=True, help='MLflow model folder'); s.add_argument('--run-id', help='the MLflow run that trained it')
+    s.add_argument('--models-dir', default='models',
+                   help='local fallback folder (default models/)'); s.add_argument('--json', action='store_true')
+    s = add('publish',
+            'publish a saved model folder (e.g. models/lstm_model_v1 from an offline training) to S3 and register it',
+            root=True)
+    s.add_argument('--path', required=True, help='MLflow model folder')
+    s.add_argument('--run-id', help='the MLflow run that trained it')
     s.add_argument('--experiment', help='experiment whose slug names the folder (default openstack_rca_system_staging)')
     s.add_argument('--multipart-threshold', metavar='SIZE'); s.add_argument('--multipart-chunksize', metavar='SIZE')
-    s = add('promote', 'point @staging or @production at a version (the previous production version is tagged archived)', version=True, root=True)
+    s = add('promote',
+            'point @staging or @production at a version (the previous production version is tagged archived)',
+            version=True, root=True)
     s.add_argument('--to', required=True, choices=['staging', 'production'])
     add('archive', 'tag a version archived and remove its @staging (refused for @production)', version=True, root=True)
     s = add('compare', 'metrics of versions side by side; flags drift against the first one')
     s.add_argument('--versions', type=int, nargs='+', required=True, metavar='N')
     s.add_argument('--drift', type=float, default=0.05, help='relative change flagged as drift (default 0.05)')
-    s.add_argument('--fail-on-drift', action='store_true', help='exit 1 when a drift is flagged'); s.add_argument('--json', action='store_true')
-    s = add('cleanup', 'delete old versions (registry entry and S3 folder), keeping the newest --keep and every aliased one')
-    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
-    s = add('export', 'write every model, alias, version and tag as JSON', model=False); s.add_argument('--out', required=True)
-    s = add('validate', 'evaluate a version on held-out labelled logs, tag the result, promote to production if every threshold passes', version=True, root=True)
-    s.add_argument('--data', help='a folder written by openstack-rca simulate, or a folder of them (default: simulated held-out incidents)')
+    s.add_argument('--fail-on-drift', action='store_true',
+                   help='exit 1 when a drift is flagged'); s.add_argument('--json', action='store_true')
+    s = add('cleanup',
+            'delete old versions (registry entry and S3 folder), keeping the newest --keep and every aliased one')
+    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true',
+                                                                      help='only print what would be deleted')
+    s = add('export', 'write every model, alias, version and tag as JSON', model=False)
+    s.add_argument('--out', required=True)
+    s = add('validate', 'evaluate a version on held-out labelled logs, tag the result, promote to production if every '
+                        'threshold passes', version=True, root=True)
+    s.add_argument(
+        '--data',
+        help='a folder written by openstack-rca simulate, or a folder of them (default: simulated held-out incidents)',
+    )
     s.add_argument('--min-f1', type=float, default=0.8, help='default 0.8')
-    s.add_argument('--min-precision', type=float); s.add_argument('--min-recall', type=float); s.add_argument('--min-auc', type=float)
+    s.add_argument('--min-precision', type=float); s.add_argument('--min-recall', type=float)
+    s.add_argument('--min-auc', type=float)
     s.add_argument('--no-promote', action='store_true', help='validate and tag only')
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser('experiments', help='manage MLflow experiments: cleanup old runs')
     es = p.add_subparsers(dest='experiments_command', metavar='ACTION', required=True)
-    s = es.add_parser('cleanup', help='delete old runs of an experiment, keeping the newest --keep and runs behind aliased versions')
+    s = es.add_parser(
+        'cleanup', help='delete old runs of an experiment, keeping the newest --keep and runs behind aliased versions'
+    )
     s.add_argument('--experiment', help='default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging')
-    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true', help='only print what would be deleted')
+    s.add_argument('--keep', type=int, required=True); s.add_argument('--dry-run', action='store_true',
+                                                                      help='only print what would be deleted')
     p.set_defaults(func=cmd_experiments)
 
 # %% ../nbs/90_cli.ipynb #53c81cd6
@@ -283,14 +338,17 @@ def _analysis_model(a):
     for ref in refs:
         try: return load_model(a.model_name, ref, models_dir=a.models_dir)
         except RCAError as e: problems.append(str(e))
-    raise RCAError(f"no model for full mode ({problems[-1][:300]}): run with --fast, or train one with openstack-rca train")
+    raise RCAError(
+        f"no model for full mode ({problems[-1][:300]}): run with --fast, or train one with openstack-rca train"
+    )
 
 def cmd_analyze(a) -> int:
     from openstack_rca.rca import analyze
     from openstack_rca.report import render
     from openstack_rca.tracking import tracking_enabled
     if a.top < 1: raise RCAError('--top must be at least 1')
-    if a.format in ('markdown', 'html') and not a.out: raise RCAError(f'--format {a.format} embeds a plot: give --out FILE')
+    if a.format in ('markdown',
+                    'html') and not a.out: raise RCAError(f'--format {a.format} embeds a plot: give --out FILE')
     scorer = None if a.fast else _analysis_model(a)
     since, until = (pd.Timestamp(x) if x else None for x in (a.since, a.until))
     report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until, baseline=a.baseline, tz=a.tz)
@@ -298,12 +356,16 @@ def cmd_analyze(a) -> int:
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(text + '\n')
-        print(f"wrote the {a.format} report to {a.out}: category {report.category}, {len(report.root_causes)} root cause(s)")
+        print(
+            f"wrote the {a.format} report to {a.out}: category {report.category}, {len(report.root_causes)} root"
+            " cause(s)"
+        )
     else: print(text, flush=True)
     if tracking_enabled(a.no_mlflow):                  # after the answer: the operator does not wait for MLflow
         from openstack_rca.report import log_inference
         try: log_inference(report, a.experiment, a.logs, a.format, a.log_issue)
-        except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {redact(e)} (--no-mlflow turns tracking off)', file=sys.stderr)
+        except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {redact(e)} (--no-mlflow '
+                                    f'turns tracking off)', file=sys.stderr)
     return 0
 
 def cmd_evaluate(a) -> int:
@@ -312,7 +374,8 @@ def cmd_evaluate(a) -> int:
     r = evaluate(a.scenarios, a.seed, scorer, a.data, progress=not a.quiet, split=a.split)
     if a.json: print(json.dumps(r, indent=1, default=str)); return 0
     if 'table' in r:                                   # real cases (truth.json): analyze and the first-ERROR baseline
-        print(pd.DataFrame(r['cases'])[['case', 'split', 'services', 'predicted', 'rank', 'baseline_rank', 'seconds']].to_string(index=False))
+        print(pd.DataFrame(r['cases'])[['case', 'split', 'services', 'predicted', 'rank', 'baseline_rank',
+                                        'seconds']].to_string(index=False))
         print(pd.DataFrame(r['table']).to_string(index=False))
         return 0
     df = pd.DataFrame(r['incidents'])
@@ -329,19 +392,26 @@ def _timestamp(s: str) -> pd.Timestamp:
     return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
 
 def _analyze_parser(sub):
-    s = sub.add_parser('analyze', help='rank the log lines that explain an issue: root causes, category, timeline, recommendations',
-                       description='Find the root cause of an incident described by --issue in OpenStack logs. Every finding cites a '
-                                   'file:line. --fast uses statistics only (no model, no TensorFlow); the full mode adds the LSTM.')
+    s = sub.add_parser('analyze', help='rank the log lines that explain an issue: root causes, category, timeline, '
+                                       'recommendations',
+                       description='Find the root cause of an incident described by --issue in OpenStack logs. Every '
+                                   'finding cites a '
+                                   'file:line. --fast uses statistics only (no model, no TensorFlow); the full mode '
+                                   'adds the LSTM.')
     s.add_argument('--logs', required=True, nargs='+', metavar='PATH', help='log files or folders')
-    s.add_argument('--issue', required=True, help='what users see, in words: "instances go to ERROR and cannot get IPs"')
-    s.add_argument('--log-issue', action='store_true', help='record the issue text in MLflow too (default: only its sha256 and '
+    s.add_argument('--issue', required=True,
+                   help='what users see, in words: "instances go to ERROR and cannot get IPs"')
+    s.add_argument('--log-issue', action='store_true', help='record the issue text in MLflow too (default: only its '
+                                                            'sha256 and '
                    'length; the report artifacts say "issue withheld")')
     s.add_argument('--fast', '--fast-mode', action='store_true',
                    help='no model: template rarity, severity, chains and relevance only')
-    s.add_argument('--model', metavar='REF', help='model version: latest | N | @alias | staging | production (default @production, else latest)')
+    s.add_argument('--model', metavar='REF',
+                   help='model version: latest | N | @alias | staging | production (default @production, else latest)')
     s.add_argument('--model-name', default='lstm_model', help='registered model name (default lstm_model)')
     s.add_argument('--models-dir', default='models', help='local models folder, the last fallback (default models/)')
-    s.add_argument('--format', default='text', choices=['text', 'json', 'markdown', 'html'], help='report format (default text; markdown and html embed a timeline plot)')
+    s.add_argument('--format', default='text', choices=['text', 'json', 'markdown', 'html'],
+                   help='report format (default text; markdown and html embed a timeline plot)')
     s.add_argument('--out', metavar='FILE', help='write the report to FILE instead of standard output')
     s.add_argument('--since', type=_timestamp, metavar='TS', help='only records at or after this time')
     s.add_argument('--until', type=_timestamp, metavar='TS', help='only records at or before this time')
@@ -353,16 +423,22 @@ def _analyze_parser(sub):
                    'SERVICE_PATTERN=ZONE items, comma-separated (nova-*=+02:00,cinder-*=-04:00); times become UTC. '
                    'A negative offset needs the = form: --tz=-04:00')
     _mlflow_switch(s, 'do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
-    s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or openstack_rca_system_staging)')
+    s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or '
+                                        'openstack_rca_system_staging)')
     s.set_defaults(func=cmd_analyze)
 
-    s = sub.add_parser('evaluate', help='measure analyze on simulated incidents (or labelled folders): category accuracy, MRR, Hit@k',
-                       description='Simulate incidents over all categories, with distractor errors, analyze each with its issue text and '
-                                   'score the ranking against the labels: category accuracy, MRR and Hit@1/Hit@3 of the first true root cause.')
+    s = sub.add_parser('evaluate', help='measure analyze on simulated incidents (or labelled folders): category '
+                                        'accuracy, MRR, Hit@k',
+                       description='Simulate incidents over all categories, with distractor errors, analyze each with '
+                                   'its issue text and '
+                                   'score the ranking against the labels: category accuracy, MRR and Hit@1/Hit@3 of '
+                                   'the first true root cause.')
     s.add_argument('--scenarios', type=int, default=16, help='simulated incidents, categories in turn (default 16)')
     s.add_argument('--seed', type=int, default=1000, help='seed of the first scenario (default 1000)')
-    s.add_argument('--data', nargs='+', metavar='PATH', help='evaluate on real cases (folders holding truth.json: service Hit@k, MRR and component '
-                                  'Hit@3 next to the first-ERROR baseline) or folders holding labels.json, instead of simulating')
+    s.add_argument('--data', nargs='+', metavar='PATH', help='evaluate on real cases (folders holding truth.json: '
+                                                             'service Hit@k, MRR and component '
+                                  'Hit@3 next to the first-ERROR baseline) or folders holding labels.json, instead of '
+                                  'simulating')
     s.add_argument('--split', default='all', choices=['all', 'dev', 'holdout'],
                    help='with truth.json cases: all, or the dev / held-out part (a third, by a hash of the case name)')
     s.add_argument('--fast', '--fast-mode', action='store_true', help='fast mode (no model)')
@@ -382,38 +458,50 @@ def _mlflow_switch(s, off_help: str):
                    help='track in MLflow even when OPENSTACK_RCA_NO_MLFLOW is set')
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='openstack-rca', description='Root-cause analysis of OpenStack incidents from service logs.')
+    p = argparse.ArgumentParser(prog='openstack-rca',
+                                description='Root-cause analysis of OpenStack incidents from service logs.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     p.add_argument('--debug', action='store_true', help='show tracebacks of unexpected errors')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
 
-    s = sub.add_parser('simulate', help='generate labelled multi-service OpenStack logs with injected faults',
-                       description='Generate realistic OpenStack logs of a VM workload with injected faults, plus labels.json.')
+    s = sub.add_parser(
+        'simulate',
+        help='generate labelled multi-service OpenStack logs with injected faults',
+        description='Generate realistic OpenStack logs of a VM workload with injected faults, plus labels.json.',
+    )
     s.add_argument('--out', required=True, help='folder to write (must be new or empty)')
     s.add_argument('--seed', type=int, default=0, help='random seed; the same seed writes the same files (default 0)')
     s.add_argument('--minutes', type=float, default=30, help='minutes of cloud time to simulate (default 30)')
     s.add_argument('--fault', action='append', choices=CATEGORIES, metavar='CATEGORY',
-                   help=f"fault category to inject, repeatable (default: one chosen by the seed): {', '.join(CATEGORIES)}")
+                   help=f"fault category to inject, repeatable (default: one chosen by the seed): "
+                        f"{', '.join(CATEGORIES)}")
     s.add_argument('--no-fault', action='store_true', help='a clean run: no fault at all')
-    s.add_argument('--loghub', action='store_true', help="write one combined file in Loghub's format instead of one per service")
-    s.add_argument('--distractors', type=int, default=0, metavar='N', help='add N one-off errors unrelated to the incident (default 0)')
+    s.add_argument('--loghub', action='store_true',
+                   help="write one combined file in Loghub's format instead of one per service")
+    s.add_argument('--distractors', type=int, default=0, metavar='N',
+                   help='add N one-off errors unrelated to the incident (default 0)')
     s.add_argument('--force', action='store_true', help='overwrite a folder written by an earlier simulate')
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser('parse', help='parse logs and mine templates into a CSV or Parquet table',
-                       description='Parse OpenStack logs (files or folders, read recursively; .gz and rotated files too), '
+                       description='Parse OpenStack logs (files or folders, read recursively; .gz and rotated files '
+                                   'too), '
                                    'mine templates, write one row per record and print the parse report.')
     s.add_argument('paths', nargs='+', metavar='PATH', help='log file or folder')
     s.add_argument('--out', required=True, help='output table: FILE.csv or FILE.parquet')
-    s.add_argument('--templates', metavar='STATE.json', help='template state: reused (match-only) if it exists, else learned and saved')
+    s.add_argument('--templates', metavar='STATE.json',
+                   help='template state: reused (match-only) if it exists, else learned and saved')
     s.add_argument('--no-cache', action='store_true', help='do not read or write the parsed-file cache')
     s.add_argument('--quiet', action='store_true', help='no progress bar')
     s.set_defaults(func=cmd_parse)
 
     s = sub.add_parser('train', help='train the LSTM scorer on logs; track it in MLflow and register a model version',
-                       description='Train the DeepLog LSTM scorer on (normal) logs. MLflow tracking is on by default: the '
-                                   'embedded store sqlite:///mlflow.db in the working directory unless MLFLOW_TRACKING_URI '
-                                   'is set. With --no-mlflow (or OPENSTACK_RCA_NO_MLFLOW=1), or when the tracking server '
+                       description='Train the DeepLog LSTM scorer on (normal) logs. MLflow tracking is on by default: '
+                                   'the '
+                                   'embedded store sqlite:///mlflow.db in the working directory unless '
+                                   'MLFLOW_TRACKING_URI '
+                                   'is set. With --no-mlflow (or OPENSTACK_RCA_NO_MLFLOW=1), or when the tracking '
+                                   'server '
                                    'does not answer, the model is saved under --models-dir instead.')
     _training_args(s)
     _mlflow_switch(s, 'no tracking: save the model under --models-dir (or OPENSTACK_RCA_NO_MLFLOW=1)')
@@ -427,11 +515,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser('sweep', help='run the training notebook with papermill over a grid of hyperparameters',
-                       description='Execute the parameterised training notebook (nbs/_train.ipynb) with papermill once per '
-                                   'combination of the -p values: one parent MLflow run, one child run per combination, each '
+                       description='Execute the parameterised training notebook (nbs/_train.ipynb) with papermill once '
+                                   'per '
+                                   'combination of the -p values: one parent MLflow run, one child run per '
+                                   'combination, each '
                                    'executed notebook written under --out and logged to its child run.')
     _training_args(s)
-    s.add_argument('-p', nargs='+', action='append', metavar=('NAME', 'VALUE'), help='a hyperparameter and its values, repeatable: -p lstm_units 32 64')
+    s.add_argument('-p', nargs='+', action='append', metavar=('NAME', 'VALUE'),
+                   help='a hyperparameter and its values, repeatable: -p lstm_units 32 64')
     s.add_argument('--notebook', help='the training notebook (default: nbs/_train.ipynb of this checkout)')
     s.add_argument('--out', default='runs/sweeps', help='where executed notebooks go (default runs/sweeps/)')
     s.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -439,10 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('bench', help='accuracy benchmarks on public datasets',
                        description='Benchmarks on public data. loghub: template grouping/parsing accuracy on Loghub '
-                                   "OpenStack_2k. graphlog: the LSTM's session verdicts on GraphLog's OpenStack sessions.")
+                                   "OpenStack_2k. graphlog: the LSTM's session verdicts on GraphLog's OpenStack "
+                                   "sessions.")
     s.add_argument('dataset', choices=['loghub', 'graphlog'], help='which benchmark')
     s.add_argument('--data', help='folder holding the datasets (default: $OPENSTACK_RCA_DATA or ../shared/data)')
-    s.add_argument('--train-ratio', type=float, default=0.05, help='graphlog: share of normal sessions to train on (default 0.05)')
+    s.add_argument('--train-ratio', type=float, default=0.05,
+                   help='graphlog: share of normal sessions to train on (default 0.05)')
     s.add_argument('--seed', type=int, default=0, help='graphlog: seed of the split and the model (default 0)')
     s.set_defaults(func=cmd_bench)
     _models_parser(sub)
@@ -461,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'false'     # belt and braces: we never use MLflow's loaders
     # a tracking server that dies costs seconds per call, not minutes (MLflow's default: 7 retries, backoff x2)
-    os.environ.setdefault('MLFLOW_HTTP_REQUEST_MAX_RETRIES', '3'); os.environ.setdefault('MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', '1')
+    os.environ.setdefault('MLFLOW_HTTP_REQUEST_MAX_RETRIES', '3')
+    os.environ.setdefault('MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', '1')
     try:
         with using(settings_from(a)):                # everything below reads these, never the environment
             return a.func(a)
@@ -480,5 +574,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:
         if a.debug: raise
-        print(f'openstack-rca {a.command}: internal error: {type(e).__name__}: {redact(e)} (rerun with --debug and report it)', file=sys.stderr)
+        print(f'openstack-rca {a.command}: internal error: {type(e).__name__}: {redact(e)} (rerun with --debug and '
+              f'report it)', file=sys.stderr)
         return 1

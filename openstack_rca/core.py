@@ -17,15 +17,17 @@ class RCAError(Exception):
     "An error the user can fix. The CLI prints its one-line message and exits non-zero."
 
 _USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@')
-_SECRET_QUERY = re.compile(r'(?i)([?&](?:password|passwd|pwd|token|secret|access_key|x-amz-signature|x-amz-credential)=)'
-                           r'[^&\s]+')
+_SECRET_QUERY = re.compile(
+    r'(?i)([?&](?:password|passwd|pwd|token|secret|access_key|x-amz-signature|x-amz-credential)=)' r'[^&\s]+'
+)
 
 def redact(text) -> str:
     "`text` with every URL's user:password and secret query values replaced by `***`: safe to print or log."
     return _SECRET_QUERY.sub(r'\1***', _USERINFO.sub(r'\1***@', str(text)))
 
 # %% ../nbs/00_core.ipynb #772729b4
-CATEGORIES = ('resource_shortage', 'network', 'authentication', 'messaging', 'database', 'hypervisor', 'image', 'storage')
+CATEGORIES = ('resource_shortage', 'network', 'authentication', 'messaging', 'database', 'hypervisor', 'image',
+              'storage')
 
 # %% ../nbs/00_core.ipynb #01fa4647
 def project_root(start: Path | str | None = None) -> Path | None:

@@ -47,7 +47,8 @@ def simulated_cases(out, n: int = 16, seed: int = 1000, minutes: float = 20, dis
     cases = []
     for i in range(n):
         d = Path(out) / f'{i:03d}_{CATEGORIES[i % len(CATEGORIES)]}'
-        simulate(d, seed=seed + i, minutes=minutes, faults=[CATEGORIES[i % len(CATEGORIES)]], distractors=distractors, force=True)
+        simulate(d, seed=seed + i, minutes=minutes, faults=[CATEGORIES[i % len(CATEGORIES)]], distractors=distractors,
+                 force=True)
         cases.append(d)
     return cases
 
@@ -120,7 +121,8 @@ def evaluate_fault_cases(cases, scorer=None, top: int = 10, split: str = 'all', 
         rows.append({'case': case.name, 'subsystem': (truth.get('source') or {}).get('subsystem', ''),
                      'split': case_split(case.name), 'services': ','.join(truth['services']),
                      'predicted': ','.join(ranked[:3]), 'rank': service_rank(ranked, truth['services']),
-                     'component': component_hit(rep.root_causes, truth.get('component')), 'no_cause': not rep.root_causes,
+                     'component': component_hit(rep.root_causes,
+                                                truth.get('component')), 'no_cause': not rep.root_causes,
                      'component_in_logs': component_in_logs(records, truth.get('component')),
                      'baseline_rank': service_rank([b['service'] for b in base], truth['services']),
                      'baseline_component': component_hit(base, truth.get('component')), 'baseline_no_cause': not base,
@@ -154,14 +156,17 @@ def evaluate_cases(cases, scorer=None, top: int = 10, progress: bool = False) ->
     df = pd.DataFrame(rows)
     rr = df['rank'].map(lambda r: 1.0 / r if r else 0.0)
     summary = {'mode': 'full' if scorer is not None else 'fast', 'incidents': len(df),
-               'category_accuracy': round(float((df['category'] == df['predicted']).mean()), 4), 'mrr': round(float(rr.mean()), 4),
-               'hit@1': round(float((df['rank'] == 1).mean()), 4), 'hit@3': round(float((df['rank'].fillna(99) <= 3).mean()), 4),
+               'category_accuracy': round(float((df['category'] == df['predicted']).mean()),
+                                          4), 'mrr': round(float(rr.mean()), 4),
+               'hit@1': round(float((df['rank'] == 1).mean()),
+                              4), 'hit@3': round(float((df['rank'].fillna(99) <= 3).mean()), 4),
                'seconds_per_incident': round(float(df['seconds'].mean()), 3)}
     return {'summary': summary, 'incidents': df.astype(object).where(df.notna(), None).to_dict('records')}
 
 def evaluate(scenarios: int = 16, seed: int = 1000, scorer=None, data=None, minutes: float = 20, distractors: int = 3,
              progress: bool = False, split: str = 'all') -> dict:
-    "Evaluate on `data` (real cases with truth.json, or labelled folders) or on `scenarios` freshly simulated incidents."
+    """Evaluate on `data` (real cases with truth.json, or labelled folders) or on `scenarios` freshly simulated
+    incidents."""
     if data is not None:
         folders = data if isinstance(data, (list, tuple)) else [data]      # one folder or several
         found = [c for d in folders for c in fault_cases(d)]
@@ -184,14 +189,16 @@ def validation_data(out, minutes: float = 15) -> list[Path]:
     return folders
 
 def evaluate_scorer(scorer, folders) -> dict:
-    """Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, accuracy, counts, faulty and normal
+    """Session verdicts of `scorer` on labelled folders, pooled: precision, recall, F1, accuracy, counts, faulty and
+    normal
     sessions, and the lowest AUC."""
     from openstack_rca.logs import read_logs
     from openstack_rca.model import incident_separation, count_metrics
     tot, aucs, sessions = {'tp': 0, 'fp': 0, 'fn': 0, 'tn': 0}, [], {'faulty_sessions': 0, 'normal_sessions': 0}
     for d in folders:
         d = Path(d)
-        if not (d / LABELS).is_file(): raise RCAError(f'{d} has no {LABELS} (write labelled data with openstack-rca simulate)')
+        if not (d / LABELS).is_file():
+            raise RCAError(f'{d} has no {LABELS} (write labelled data with openstack-rca simulate)')
         records, _ = read_logs(d)
         m = incident_separation(scorer.score_records(records), json.loads((d / LABELS).read_text()))
         for k in tot: tot[k] += m[k]

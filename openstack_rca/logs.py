@@ -17,11 +17,13 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INST
            'FILE_PROBLEMS', 'REPAIR_REASONS', 'GZIP_MAX_RATIO', 'GZIP_MIN_CAP', 'OPENSTACK_PROJECTS', 'COLUMNS',
            'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES', 'strip_controls',
            'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'module_of',
-           'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'default_cache_dir', 'parse_file',
-           'read_logs', 'parse_tz', 'localize', 'iter_logs']
+           'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'input_files', 'default_cache_dir',
+           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
-_CONTROLS = re.compile(r'\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+_CONTROLS = re.compile(
+    r'\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]'
+)
 
 def strip_controls(text: str) -> str:
     "`text` without terminal control sequences (colours, OSC titles and links) or control characters; keeps \\n, \\t."
@@ -29,7 +31,8 @@ def strip_controls(text: str) -> str:
 
 # %% ../nbs/00_logs.ipynb #5cc114f1
 def data_dir(name: str = '') -> Path | None:
-    "Benchmark data folder (settings `data`: `$OPENSTACK_RCA_DATA`, default `../shared/data` beside the project) / `name`, or None when absent."
+    """Benchmark data folder (settings `data`: `$OPENSTACK_RCA_DATA`, default `../shared/data` beside the project) /
+    `name`, or None when absent."""
     base = current().data
     p = base / name if name else base
     return p if p.exists() else None
@@ -168,8 +171,12 @@ class ParseReport:
         for k, n in sorted(self.repaired.items()):
             out.append(f'  repaired {k}: {n} ({REPAIR_REASONS.get(k, k)}) e.g. {", ".join(self.examples.get(k, []))}')
         for k, files in sorted(self.file_problems.items()):
-            out.append(f'  unreadable files, {k}: {len(files)} ({FILE_PROBLEMS.get(k, k)}) e.g. {", ".join(map(str, files[:3]))}')
-        if self.ignored_files: out.append(f'  ignored (not log files): {len(self.ignored_files)}, e.g. {self.ignored_files[:3]}')
+            out.append(
+                f'  unreadable files, {k}: {len(files)} ({FILE_PROBLEMS.get(k, k)}) e.g.'
+                f' {", ".join(map(str, files[:3]))}'
+            )
+        if self.ignored_files:
+            out.append(f'  ignored (not log files): {len(self.ignored_files)}, e.g. {self.ignored_files[:3]}')
         return '\n'.join(out)
 
 # %% ../nbs/00_logs.ipynb #d51a47a4
@@ -238,8 +245,10 @@ def _fold(rows: list, line_no, extra: dict) -> tuple[list, list, dict, int]:
     return out_rows, out_lines, out_extra, len(anchor)
 
 # %% ../nbs/00_logs.ipynb #84bdb64f
-OPENSTACK_PROJECTS = frozenset('nova cinder neutron glance keystone heat swift ironic placement manila octavia designate '
-                               'barbican aodh ceilometer gnocchi magnum trove sahara zaqar senlin mistral watcher'.split())
+OPENSTACK_PROJECTS = frozenset(
+    'nova cinder neutron glance keystone heat swift ironic placement manila octavia designate '
+    'barbican aodh ceilometer gnocchi magnum trove sahara zaqar senlin mistral watcher'.split()
+)
 _FRAME_RE = re.compile(r'File "([^"\n]+)", line \d+, in ([\w<>.]+)')
 _EXC_LINE_RE = re.compile(r'^(?:\[instance: [0-9a-fA-F-]{36}\] )?([A-Za-z_][\w.]*?)(?::(?: |$)|$)')
 
@@ -342,7 +351,8 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
                 ) -> tuple[pd.DataFrame | dict, ParseReport]:
     """Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a
     `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown
-    format. `columns`: the records as a dict of lists (no DataFrame yet), for `read_logs` to batch many small files into one."""
+    format. `columns`: the records as a dict of lists (no DataFrame yet), for `read_logs` to batch many small files into
+    one."""
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
     if data.isspace():                                  # blank lines only (a flood, say): counted, not scanned
@@ -362,7 +372,8 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
         extra = {}                                     # record index -> continuation lines
         for k, i in enumerate(misses):
             line, where, rec = lines[i], f'{file}:{i + first_line}', i - k - 1  # rec: the record before line i
-            if (binary and i in binary) or (line and _is_binary(line.encode('utf-8', 'replace'))): rep.skip('binary', where)
+            if (binary and i in binary) or (line and _is_binary(line.encode('utf-8', 'replace'))):
+                rep.skip('binary', where)
             elif not line.strip(): rep.skip('blank', where)
             elif TS_START_RE.match(line): rep.skip('truncated_header', where)
             elif SYSLOG_RE.match(line): rep.skip('foreign_format', where)
@@ -421,6 +432,20 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
         if any(part.startswith('.') for part in f.relative_to(p).parts): continue
         if _LOG_NAME_RE.search(f.name): files.append(f)
         else: ignored.append(str(f))
+    return files, ignored
+
+def input_files(paths) -> tuple[list[Path], list[str]]:
+    """Log files of every path in `paths`, in order, each once: a file given twice, or by its folder and its name, or
+    by two spellings of one folder, is read once. Also the names of files ignored."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths: raise RCAError('no log path given')
+    files, ignored, seen = [], [], set()
+    for p in paths:
+        fs, ign = log_files(p)
+        for f in fs:
+            key = f.resolve()
+            if key not in seen: seen.add(key); files.append(f)
+        ignored += [i for i in ign if i not in ignored]
     return files, ignored
 
 # %% ../nbs/00_logs.ipynb #92fd6d02
@@ -483,12 +508,9 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
              ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse log files/directories into (records DataFrame, ParseReport). `cache`: True (default dir), a dir, or False."
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    if not paths: raise RCAError('no log path given')
     cache_dir = default_cache_dir() if cache is True else (Path(cache) if cache else None)
-    files, report = [], ParseReport()
-    for p in paths:
-        fs, ignored = log_files(p)
-        files += fs; report.ignored_files += ignored
+    report = ParseReport()
+    files, report.ignored_files = input_files(paths)
     if progress:
         from tqdm.auto import tqdm
         files = tqdm(files, desc='parsing', unit='file')
@@ -583,14 +605,11 @@ MAX_PIECE_LINES = 1_000_000          # a piece parsed at once holds at most this
 
 def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_BYTES):
     "Stream (records, report) chunks of about `chunk_bytes` from log files/folders; memory stays flat."
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    if not paths: raise RCAError('no log path given')
-    for p in paths:
-        files, ignored = log_files(p)
-        if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
-        for f in files:
-            problem = []
-            yield from _file_pieces(f, _blocks(f, chunk_bytes, problem), problem, chunk_bytes, max_line_bytes)
+    files, ignored = input_files(paths)
+    if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
+    for f in files:
+        problem = []
+        yield from _file_pieces(f, _blocks(f, chunk_bytes, problem), problem, chunk_bytes, max_line_bytes)
 
 def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_bytes: int):
     "(records, report) of one file's content, given as `blocks`, in pieces that end where a record starts."

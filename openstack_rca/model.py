@@ -55,7 +55,8 @@ class ModelConfig:
         self.top_g = int(self.top_g)
         if not 0 < self.coverage <= 1: raise RCAError(f'coverage must be in (0, 1], not {self.coverage}')
         if not 0 <= self.dropout_rate < 1: raise RCAError(f'dropout_rate must be in [0, 1), not {self.dropout_rate}')
-        if not 0 <= self.validation_split < 0.9: raise RCAError(f'validation_split must be in [0, 0.9), not {self.validation_split}')
+        if not 0 <= self.validation_split < 0.9:
+            raise RCAError(f'validation_split must be in [0, 0.9), not {self.validation_split}')
         if not self.learning_rate > 0: raise RCAError(f'learning_rate must be positive, not {self.learning_rate}')
 
     def to_dict(self) -> dict: return asdict(self)
@@ -80,8 +81,11 @@ def build_model(cfg: ModelConfig, vocab_size: int) -> keras.Model:
         if cfg.dropout_rate: x = keras.layers.Dropout(cfg.dropout_rate, name=f'dropout_{i + 1}')(x)
     out = keras.layers.Dense(vocab_size, activation='softmax', name='next_template')(x)
     model = keras.Model(inp, out, name='deeplog_lstm')
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss='sparse_categorical_crossentropy',
-                  metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=min(cfg.top_g or 9, vocab_size), name='top_g_accuracy')])
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss='sparse_categorical_crossentropy',
+        metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=min(cfg.top_g or 9, vocab_size), name='top_g_accuracy')],
+    )
     return model
 
 # %% ../nbs/04_model.ipynb #1b45ce7b
@@ -126,7 +130,9 @@ def _scoring_fn(model: keras.Model):
         model._rca_scoring_fn = fn
     return fn
 
-def score_windows(model: keras.Model, X: np.ndarray, y: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def score_windows(
+    model: keras.Model, X: np.ndarray, y: np.ndarray, batch_size: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
     "(surprise, rank) of the actual next index of every window, in batches through a compiled function."
     _, tf = _tf()
     fn = _scoring_fn(model)
@@ -191,7 +197,8 @@ class DeepLogScorer:
                              'max_surprise': g['surprise'].max(), 'anomalous': g['anomalous'].any()}).reset_index()
 
     def save(self, path, include_model: bool = True) -> Path:
-        "Write the bundle to folder `path`: model.keras (unless `include_model` is False), vocabulary.json, templates.json, scorer.json."
+        """Write the bundle to folder `path`: model.keras (unless `include_model` is False), vocabulary.json,
+        templates.json, scorer.json."""
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
         if include_model: self.model.save(path / 'model.keras')
         (path / 'vocabulary.json').write_text(json.dumps(self.vocab.to_dict()))
@@ -204,7 +211,8 @@ class DeepLogScorer:
 
     @classmethod
     def load(cls, path, model: keras.Model | None = None) -> 'DeepLogScorer':
-        "Read a bundle written by `save` (with `model` given, its model.keras is not needed); a missing or foreign folder is a clear error."
+        """Read a bundle written by `save` (with `model` given, its model.keras is not needed); a missing or foreign
+        folder is a clear error."""
         path = Path(path)
         try: meta = json.loads((path / 'scorer.json').read_text())
         except FileNotFoundError: raise RCAError(f'no scorer in {path} (scorer.json missing)') from None
@@ -240,13 +248,15 @@ def read_graphlog(data) -> tuple[list[list[int]], list[list[int]]]:
     "GraphLog's normal and abnormal OpenStack sessions from folder `data`, event ids shifted by one."
     data = Path(data)
     files = [data / 'sequence_normal.csv', data / 'sequence_abnormal.csv']
-    if not all(f.is_file() for f in files): raise RCAError(f'{data} lacks sequence_normal.csv and sequence_abnormal.csv')
+    if not all(f.is_file() for f in files):
+        raise RCAError(f'{data} lacks sequence_normal.csv and sequence_abnormal.csv')
     read = lambda f: [[int(t) + 1 for t in line.split()] for line in f.read_text().splitlines() if line.strip()]
     return read(files[0]), read(files[1])
 
 def detection_metrics(flag_normal: np.ndarray, flag_abnormal: np.ndarray) -> dict:
     "Precision, recall, F1, accuracy and confusion counts of session verdicts."
-    return count_metrics(tp=int(flag_abnormal.sum()), fp=int(flag_normal.sum()), fn=int((~flag_abnormal).sum()), tn=int((~flag_normal).sum()))
+    return count_metrics(tp=int(flag_abnormal.sum()), fp=int(flag_normal.sum()), fn=int((~flag_abnormal).sum()),
+                         tn=int((~flag_normal).sum()))
 
 def count_metrics(tp: int, fp: int, fn: int, tn: int) -> dict:
     "Precision, recall, F1 and accuracy from confusion counts (pooled over several runs, say)."

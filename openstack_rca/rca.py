@@ -24,20 +24,28 @@ __all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOM
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
-    'network': 'network neutron ip ips fixed floating address port ports vif virtual binding bind bound dhcp subnet ovs openvswitch vswitch vxlan vlan segment l2 l3 agent connectivity interface mac',
-    'database': 'database db mysql mariadb sql sqlalchemy pymysql dbconnectionerror operationalerror galera connection disconnected lost gone away deadlock query',
-    'messaging': 'amqp rabbit rabbitmq messaging message messagingtimeout timeout rpc queue broker reply oslo econnrefused consume hang hangs heartbeat heartbeart reset peer',
-    'authentication': 'auth authentication authorization authorized unauthorized 401 403 token tokens keystone credentials password forbidden expired identity',
+    'network': 'network neutron ip ips fixed floating address port ports vif virtual binding bind bound dhcp subnet '
+               'ovs openvswitch vswitch vxlan vlan segment l2 l3 agent connectivity interface mac',
+    'database': 'database db mysql mariadb sql sqlalchemy pymysql dbconnectionerror operationalerror galera connection '
+                'disconnected lost gone away deadlock query',
+    'messaging': 'amqp rabbit rabbitmq messaging message messagingtimeout timeout rpc queue broker reply oslo '
+                 'econnrefused consume hang hangs heartbeat heartbeart reset peer',
+    'authentication': 'auth authentication authorization authorized unauthorized 401 403 token tokens keystone '
+                      'credentials password forbidden expired identity',
     'hypervisor': 'hypervisor libvirt libvirtd kvm qemu domain spawn spawning virt socket',
     'image': 'image images glance snapshot qcow2 raw upload download checksum locations',
     'storage': 'volume volumes cinder lvm iscsi backend attach attached detach space storage multipath target',
-    'resource_shortage': 'resource resources capacity insufficient quota ram memory vcpu vcpus cpu disk free valid hosts scheduler filter filtering novalidhost enough',
+    'resource_shortage': 'resource resources capacity insufficient quota ram memory vcpu vcpus cpu disk free valid '
+                         'hosts scheduler filter filtering novalidhost enough',
 }
-STOPWORDS = set('a an the and or of to in on for with from by is are was were be been it its this that as at can cant t not no but '
-                'when then than so do does did have has had i we you they he she our my your after before while there here '
-                # words every failure report shares: severity already measures them
-                'fail fails failed failing failure error errors instance instances vm vms server servers user users get go goes stuck '
-                'although why some all new one api http request requests log logs fine found listed'.split())
+STOPWORDS = set(
+    'a an the and or of to in on for with from by is are was were be been it its this that as at can cant t not no but '
+    'when then than so do does did have has had i we you they he she our my your after before while there here '
+    # words every failure report shares: severity already measures them
+    'fail fails failed failing failure error errors instance instances vm vms server servers user users get go goes'
+    ' stuck '
+    'although why some all new one api http request requests log logs fine found listed'.split()
+)
 _WORD = re.compile(r'[a-z][a-z0-9_]*|[0-9]{3}')
 
 def _stem(w: str) -> str: return w[:-1] if len(w) > 2 and w.endswith('s') and not w.endswith('ss') else w
@@ -232,7 +240,8 @@ _TOKEN = re.compile(r'\w+', re.U)
 
 def _shingles(text: str, n: int = 4) -> set:
     "Runs of `n` words (ids, numbers and words with digits left out: they are not what a message says)."
-    toks = [t for t in _TOKEN.findall(_ID_RE.sub(' ', text).lower()) if len(t) > 1 and not any(ch.isdigit() for ch in t)]
+    toks = [t for t in _TOKEN.findall(_ID_RE.sub(' ',
+                                                 text).lower()) if len(t) > 1 and not any(ch.isdigit() for ch in t)]
     return {' '.join(toks[i:i + n]) for i in range(len(toks) - n + 1)}
 
 def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: str) -> tuple[np.ndarray, np.ndarray]:
@@ -271,7 +280,8 @@ def _file_label(path: str, inputs: list[Path]) -> str:
 
 def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None, baseline: Baseline | None = None,
                   lstm_weight: float = 0.6) -> pd.DataFrame:
-    "Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance, anchor, score."
+    """Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance,
+    anchor, score."""
     df = records.sort_values(['timestamp', 'file', 'line'], kind='stable').copy()
     order = df.index.to_numpy()
     df = df.reset_index(drop=True)
@@ -285,7 +295,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     a = sev * df['novelty'].to_numpy()
     if surprise is not None:
         s = np.clip(np.nan_to_num(np.asarray(surprise, float)[order], nan=0.0), 0, 1)
-        a = 1 - (1 - a) * (1 - lstm_weight * s * (sev > 0))          # DEBUG stays out: the LSTM finds rare steps surprising
+        a = 1 - (1 - a) * (1 - lstm_weight * s * (sev > 0))  # DEBUG stays out: the LSTM finds rare steps surprising
     df['anomaly'] = a
     tmpl = df.drop_duplicates('template_id')
     rel = relevance((tmpl['template'] + ' ' + tmpl['service']).tolist(), issue)
@@ -347,31 +357,42 @@ def categorize(top: pd.DataFrame, issue: str) -> tuple[str, float, dict]:
 
 # %% ../nbs/09_rca.ipynb #7356b139
 RECOMMENDATIONS = {
-    'network': ['Check the neutron agents on the affected hosts: `openstack network agent list` (all alive, admin_state_up).',
-                'Look at the port of a failed instance: `openstack port show <port>` (binding:vif_type must not be binding_failed).',
+    'network': ['Check the neutron agents on the affected hosts: `openstack network agent list` (all alive, '
+                'admin_state_up).',
+                'Look at the port of a failed instance: `openstack port show <port>` (binding:vif_type must not be '
+                'binding_failed).',
                 'On the compute host: `systemctl status neutron-openvswitch-agent` and `ovs-vsctl show`.'],
-    'database': ['Check the database from a controller: `mysql -e "SHOW STATUS LIKE \'Threads_connected\'"` and `SHOW PROCESSLIST`.',
+    'database': ['Check the database from a controller: `mysql -e "SHOW STATUS LIKE \'Threads_connected\'"` and `SHOW '
+                 'PROCESSLIST`.',
                  'Check the DB VIP / galera cluster state (`wsrep_cluster_size`) and max_connections.',
                  'Restart services that lost the pool only after the database answers again.'],
-    'messaging': ['Check the broker: `rabbitmqctl cluster_status` and `rabbitmqctl list_queues name messages consumers | sort -k2 -n | tail`.',
-                  'Verify `transport_url` in nova.conf / neutron.conf points at a live broker, and port 5672 is reachable.',
+    'messaging': ['Check the broker: `rabbitmqctl cluster_status` and `rabbitmqctl list_queues name messages consumers '
+                  '| sort -k2 -n | tail`.',
+                  'Verify `transport_url` in nova.conf / neutron.conf points at a live broker, and port 5672 is '
+                  'reachable.',
                   'After the broker is back: `openstack compute service list` (all services up).'],
-    'authentication': ['Check the service credentials in the failing service\'s config ([keystone_authtoken], [neutron] / [placement] sections).',
+    'authentication': ['Check the service credentials in the failing service\'s config ([keystone_authtoken], '
+                       '[neutron] / [placement] sections).',
                        'Test them: `openstack --os-username <svc> --os-password ... token issue`.',
-                       'Check clock skew between controllers (`chronyc tracking`): tokens expire early when clocks drift.'],
+                       'Check clock skew between controllers (`chronyc tracking`): tokens expire early when clocks '
+                       'drift.'],
     'hypervisor': ['On the affected compute host: `systemctl status libvirtd` and `virsh list --all`.',
                    'Check `/var/log/libvirt/libvirtd.log` and free memory / hugepages on the host.',
                    'Disable the host while fixing it: `openstack compute service set --disable <host> nova-compute`.'],
     'image': ['Check the image: `openstack image show <image>` (status active, size, checksum).',
-              'Check the glance store backend (file path permissions, ceph pool or swift container) for the image\'s data.',
+              'Check the glance store backend (file path permissions, ceph pool or swift container) for the image\'s '
+              'data.',
               'Re-upload the image if its data is missing: `openstack image create --file ...`.'],
     'storage': ['Check the volume service: `openstack volume service list` and `cinder-manage service list`.',
                 'On the volume host: `vgs` / `lvs` for free space and `systemctl status cinder-volume`.',
                 'For attach failures: `iscsiadm -m session` on the compute host.'],
     'resource_shortage': ['Check capacity: `openstack hypervisor stats show` and `openstack hypervisor list --long`.',
-                          'Look at the scheduler filter that removed the hosts (nova-scheduler.log) and the flavor: `openstack flavor show <flavor>`.',
-                          'Check placement: `openstack resource provider usage show <uuid>`; free resources or add capacity.'],
-    'unknown': ['Start from the first cited record and follow its request id across services: `grep <request id> /var/log/*/*.log`.'],
+                          'Look at the scheduler filter that removed the hosts (nova-scheduler.log) and the flavor: '
+                          '`openstack flavor show <flavor>`.',
+                          'Check placement: `openstack resource provider usage show <uuid>`; free resources or add '
+                          'capacity.'],
+    'unknown': ['Start from the first cited record and follow its request id across services: `grep <request id> '
+                '/var/log/*/*.log`.'],
 }
 
 # %% ../nbs/09_rca.ipynb #ad0a30dd
@@ -395,7 +416,9 @@ class Report:
     warnings: list
     stats: dict
     timings: dict
-    activity: pd.DataFrame | None = field(default=None, repr=False, compare=False)   # timestamp, service, level: for plots
+    activity: pd.DataFrame | None = field(
+        default=None, repr=False, compare=False
+    )  # timestamp, service, level: for plots
 
     def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in fields(self) if f.name != 'activity'}
 
@@ -462,7 +485,8 @@ def _explain(r) -> str:
     if r.novelty >= 1: bits.append('not seen in the baseline' if r.has_baseline else 'new in this input')
     elif r.has_baseline: bits.append('far more frequent than in the baseline' if r.novelty >= 0.6 else 'seen in the baseline')
     else: bits.append('recurs in this input')
-    if 'surprise_norm' in r._fields and r.surprise_norm >= 0.5: bits.append(f'unexpected for the LSTM (surprise {r.surprise:.1f})')
+    if 'surprise_norm' in r._fields and r.surprise_norm >= 0.5:
+        bits.append(f'unexpected for the LSTM (surprise {r.surprise:.1f})')
     if r.position >= 1: bits.append('first anomaly of its incident graph')
     else: bits.append('follows an earlier anomaly of its incident graph')
     if r.anchor > 1: bits.append("in the incident the issue names (its ids or quoted text)")
@@ -486,7 +510,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                     timings: dict | None = None, baseline: Baseline | None = None) -> Report:
     "Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer)."
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
-    if records.empty: raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
+    if records.empty:
+        raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
     timings, warnings = dict(timings or {}), []
     inputs = [Path(p) for p in (inputs or [])]
     raw = records[[c for c in records.columns if c not in ('template_id', 'template')]].reset_index(drop=True)
@@ -562,7 +587,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     model = None
     if scorer is not None:
         p = getattr(scorer, 'provenance', None)
-        model = {'name': p.name, 'version': p.version, 'source': p.source} if p else {'name': None, 'version': None, 'source': None}
+        model = {'name': p.name, 'version': p.version, 'source': p.source} if p else {'name': None, 'version': None,
+                                                                                      'source': None}
     return Report(issue, 'full' if scorer is not None else 'fast', category if causes else 'unknown',
                   confidence if causes else 0.0, _suspects(causes), causes, timeline, affected, recommendations, model,
                   warnings, stats, timings, activity=df[['timestamp', 'service', 'level']])

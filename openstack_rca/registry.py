@@ -48,7 +48,10 @@ class Provenance:
 
     def __str__(self):
         v = f'v{self.version}' if self.version is not None else '(unversioned)'
-        s = f"{self.name} {v} via {self.via}: {self.source} (sha256 {self.sha256[:12]}{', cache hit' if self.cache_hit else ''})"
+        s = (
+            f"{self.name} {v} via {self.via}: {self.source} (sha256"
+            f" {self.sha256[:12]}{', cache hit' if self.cache_hit else ''})"
+        )
         return s + ''.join(f'\n  {n}' for n in self.notes)
 
     def to_dict(self) -> dict: return asdict(self)
@@ -71,7 +74,8 @@ def cached_version(name: str, version: int, sha256: str | None = None) -> Path |
     for d in sorted(root.glob(pattern)) if root.exists() else []:
         try: want = sha256 or json.loads((d / MANIFEST).read_text())['sha256']
         except (OSError, ValueError, KeyError, TypeError): want = None
-        if not (isinstance(want, str) and want.startswith(d.name.partition('-')[2])): want = None   # named for another digest
+        if not (isinstance(want, str) and want.startswith(d.name.partition('-')[2])):
+            want = None  # named for another digest
         try: intact = want is not None and folder_manifest(d)['sha256'] == want
         except RCAError: intact = False
         if intact: return d
@@ -81,15 +85,20 @@ def cached_version(name: str, version: int, sha256: str | None = None) -> Path |
 def cached_versions(name: str) -> list[int]:
     "Version numbers of `name` in the cache, highest first."
     root = model_cache(name)
-    found = {int(m[1]) for d in (root.iterdir() if root.exists() else []) if (m := re.fullmatch(r'v(\d+)-[0-9a-f]{16}', d.name))}
+    found = {int(m[1]) for d in (root.iterdir() if root.exists() else []) if (m := re.fullmatch(r'v(\d+)-[0-9a-f]{16}',
+                                                                                                d.name))}
     return sorted(found, reverse=True)
 
-def cache_path(name: str, version: int, sha256: str) -> Path: return model_cache(name) / f'v{int(version)}-{sha256[:16]}'
+def cache_path(name: str, version: int,
+               sha256: str) -> Path: return model_cache(name) / f'v{int(version)}-{sha256[:16]}'
 
 # %% ../nbs/07_registry.ipynb #048145c7
 def unreachable(uri: str) -> str:
     "What to say, and what to do, when the tracking server at `uri` does not answer."
-    return f'MLflow tracking server {uri} is unreachable: start it, or unset MLFLOW_TRACKING_URI to use the embedded store (mlflow.db here)'
+    return (
+        f'MLflow tracking server {uri} is unreachable: start it, or unset MLFLOW_TRACKING_URI to use the embedded store'
+        ' (mlflow.db here)'
+    )
 
 def registry_problem(uri: str | None = None) -> str | None:
     "Why the registry at `uri` cannot be used now, or None when it can."
@@ -101,7 +110,8 @@ def registry_problem(uri: str | None = None) -> str | None:
     return None
 
 def _client(create: bool = False):
-    "An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must exist."
+    """An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must
+    exist."""
     import mlflow
     uri = tracking_uri()
     problem = registry_problem(uri) if not create else (None if reachable(uri) else unreachable(uri))
@@ -120,7 +130,9 @@ def _get_version(client, name: str, kind: str, val):
         if kind == 'alias': return client.get_model_version_by_alias(name, val)
         if kind == 'version': return client.get_model_version(name, str(val))
     except MlflowException as e:
-        raise RCAError(f"{name} has no {'alias @' + val if kind == 'alias' else 'version ' + str(val)} ({e.error_code})") from None
+        raise RCAError(
+            f"{name} has no {'alias @' + val if kind == 'alias' else 'version ' + str(val)} ({e.error_code})"
+        ) from None
     vs = _versions(client, name)
     if not vs: raise RCAError(f'no registered versions of {name}')
     return vs[0]
@@ -137,13 +149,16 @@ def _ensure_registered(client, name: str):
         if e.error_code != 'RESOURCE_ALREADY_EXISTS': raise
 
 def check_root_for_registry(root: str | None, uri: str | None = None):
-    """Fail, before any work, when versions under the artifact `root` could not be registered at the tracking store `uri`:
+    """Fail, before any work, when versions under the artifact `root` could not be registered at the tracking store
+    `uri`:
     a tracking server refuses model sources on its own file system, so a folder root needs a store on this machine."""
     uri = uri or tracking_uri()
     if root and root.startswith('file://') and not is_embedded(uri):
-        raise RCAError(f'the artifact root {root} is a local folder, which the tracking server {uri} cannot register '
-                       '(it refuses model sources on the local file system): use an s3:// artifact root with a tracking '
-                       'server, or a folder with the embedded store (unset MLFLOW_TRACKING_URI)')
+        raise RCAError(
+            f'the artifact root {root} is a local folder, which the tracking server {uri} cannot register '
+            '(it refuses model sources on the local file system): use an s3:// artifact root with a tracking '
+            'server, or a folder with the embedded store (unset MLFLOW_TRACKING_URI)'
+        )
 
 def _max_version(client, name: str) -> int:
     vs = client.search_model_versions(f"name = '{name}'", order_by=['version_number DESC'], max_results=1)
@@ -154,7 +169,8 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
     "Publish the MLflow model in `folder` to the store (default: the artifact root's) and register it as the next version of `name`; returns the ModelVersion."
     check_model_name(name)
     store = store or open_store()
-    if not (Path(folder) / 'MLmodel').is_file(): raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
+    if not (Path(folder) / 'MLmodel').is_file():
+        raise RCAError(f'{folder} is not an MLflow model folder (no MLmodel file)')
     manifest, exp = folder_manifest(folder), experiment_name(experiment)
     check_root_for_registry(store.root)
     client = _client(create=True)
@@ -165,7 +181,7 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
         for _ in range(5):
             claim = 1
             while store.version_manifest(rel := version_prefix(exp, name, n, claim)) is not None:
-                claim += 1                # another tracking store sharing this root has its own vN there: the next folder
+                claim += 1  # another tracking store sharing this root has its own vN there: the next folder
             store.publish_folder(folder, rel, manifest, progress)
             try:
                 mv = client.create_model_version(name, source=store.uri(rel).rstrip('/'), run_id=run_id, description=description,
@@ -173,7 +189,9 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
             except Exception as e:
                 try: store.unpublish(rel)
                 except S3Error: pass
-                raise RCAError(f'registering {name} failed, nothing was published ({type(e).__name__}: {str(e)[:160]})') from None
+                raise RCAError(
+                    f'registering {name} failed, nothing was published ({type(e).__name__}: {str(e)[:160]})'
+                ) from None
             if int(mv.version) == n: return mv
             client.delete_model_version(name, mv.version)          # the registry skipped numbers: follow it
             store.unpublish(rel)
@@ -181,13 +199,17 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
     raise RCAError(f'could not agree on a version number for {name} with the registry; retry')
 
 # %% ../nbs/07_registry.ipynb #519ce01e
-def _fetch(name: str, version: int, source: str, digest: str | None, progress: bool, storage: str | None = None) -> tuple[Path, str, bool]:
+def _fetch(name: str, version: int, source: str, digest: str | None, progress: bool,
+           storage: str | None = None) -> tuple[Path, str, bool]:
     "(folder, digest, cache hit) of a registered version, downloaded into the cache and verified."
     if digest and (hit := cached_version(name, version, digest)): return hit, digest, True
     if source.startswith('s3://') or (storage == 'local' and source.startswith('file://')):   # a folder we published
         store, rel = store_at(source)
         m = store.version_manifest(rel)
-        if m is None: raise IntegrityError(f'{source} has no {MANIFEST}: an incomplete or deleted version, which cannot be verified')
+        if m is None:
+            raise IntegrityError(
+                f'{source} has no {MANIFEST}: an incomplete or deleted version, which cannot be verified'
+            )
         if digest and m.get('sha256') != digest:
             raise IntegrityError(f'{source}: manifest sha256 differs from the registered one')
         # download_folder recomputes the manifest's digest from its entries and checks every file's bytes against
@@ -196,9 +218,11 @@ def _fetch(name: str, version: int, source: str, digest: str | None, progress: b
     import mlflow
     with tempfile.TemporaryDirectory() as d:
         try: local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f'models:/{name}/{version}', dst_path=d))
-        except Exception as e: raise RCAError(f'cannot download {name} v{version} from {source}: {type(e).__name__}: {str(e)[:160]}') from None
+        except Exception as e: raise RCAError(f'cannot download {name} v{version} from {source}: {type(e).__name__}: '
+                                              f'{str(e)[:160]}') from None
         m = folder_manifest(local)
-        if digest and m['sha256'] != digest: raise IntegrityError(f'{name} v{version}: sha256 of the downloaded files differs from the registered one')
+        if digest and m['sha256'] != digest:
+            raise IntegrityError(f'{name} v{version}: sha256 of the downloaded files differs from the registered one')
         dest = cache_path(name, version, m['sha256'])
         if dest.exists(): shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +236,8 @@ def _from_registry(name, kind, val, progress, notes) -> Provenance:
         versions = _versions(client, name) if kind == 'latest' else [_get_version(client, name, kind, val)]
         if not versions: raise RCAError(f'no registered versions of {name}')
         for mv in versions:
-            try: path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress, mv.tags.get('storage'))
+            try: path, digest, hit = _fetch(name, int(mv.version), mv.source, mv.tags.get('sha256'), progress,
+                                            mv.tags.get('storage'))
             except IntegrityError as e:
                 if kind != 'latest': raise
                 notes.append(f'registry: v{mv.version} skipped: {e}')
@@ -237,7 +262,8 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
     while True:
         if kind == 'version':
             found = next(((n, f, store.version_manifest(f)) for n, f in store.version_folders(name) if n == val), None)
-            if found is None or found[2] is None: raise RCAError(f'no complete version {val} of {name} under {store.root}')
+            if found is None or found[2] is None:
+                raise RCAError(f'no complete version {val} of {name} under {store.root}')
         else:
             skipped = []
             found = store.latest_version(name, below=below, skipped=skipped)
@@ -268,10 +294,13 @@ def _from_local(name, kind, val, models_dir) -> Provenance:
         v = d.name[len(name) + 2:]
         if v.isdigit() and (d / 'MLmodel').is_file(): local[int(v)] = d
     pick = (val if val in local else None) if kind == 'version' else max(local, default=None)
-    if pick is None: raise RCAError(f"no {name}{' v' + str(val) if kind == 'version' else ''} in the cache or in {models_dir}/")
-    return Provenance(name, pick, 'local', str(local[pick]), folder_manifest(local[pick])['sha256'], False, str(local[pick]))
+    if pick is None:
+        raise RCAError(f"no {name}{' v' + str(val) if kind == 'version' else ''} in the cache or in {models_dir}/")
+    return Provenance(name, pick, 'local', str(local[pick]), folder_manifest(local[pick])['sha256'], False,
+                      str(local[pick]))
 
-def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models', progress: bool = False) -> Provenance:
+def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models',
+                 progress: bool = False) -> Provenance:
     "Find (and download, verified) a model version; its `path` is a local MLflow model folder."
     check_model_name(name)
     kind, val = parse_ref(ref)
@@ -292,7 +321,8 @@ def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None 
         except RCAError as e: notes.append(f'{step}: {e}')
     raise RCAError(f'no model {name} {ref} found: ' + ' | '.join(notes) + ' — train one with openstack-rca train')
 
-def load_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models', progress: bool = False):
+def load_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models',
+               progress: bool = False):
     "A ready `DeepLogScorer` for `name` at `ref`, with `.provenance` saying where it came from."
     p = locate_model(name, ref, root, models_dir, progress)
     scorer = load_scorer(p.path)
@@ -317,12 +347,14 @@ def promote(name: str, version: int, to: str, root: str | None = None) -> dict:
     before = _aliases(client, name)
     prev = before.get(to)
     client.set_registered_model_alias(name, to, mv.version)
-    for k, v in {'stage': to, 'promoted_by': _who(), 'promoted_at': _now()}.items(): client.set_model_version_tag(name, mv.version, k, v)
+    for k, v in {'stage': to, 'promoted_by': _who(), 'promoted_at': _now()}.items():
+        client.set_model_version_tag(name, mv.version, k, v)
     changed = {'version': int(mv.version), 'alias': to, 'previous': prev}
     if to == 'production':
         if before.get('staging') == int(mv.version): client.delete_registered_model_alias(name, 'staging')
         if prev is not None and prev != int(mv.version):
-            for k, v in {'stage': 'archived', 'archived_by': _who(), 'archived_at': _now()}.items(): client.set_model_version_tag(name, str(prev), k, v)
+            for k, v in {'stage': 'archived', 'archived_by': _who(),
+                         'archived_at': _now()}.items(): client.set_model_version_tag(name, str(prev), k, v)
             changed['archived'] = prev
     elif prev is not None and prev != int(mv.version) and before.get('production') != prev:
         client.set_model_version_tag(name, str(prev), 'stage', 'none')
@@ -334,14 +366,17 @@ def archive(name: str, version: int, root: str | None = None) -> dict:
     client = _client()
     mv = _get_version(client, name, 'version', int(version))
     held = [a for a, v in _aliases(client, name).items() if v == int(mv.version)]
-    if 'production' in held: raise RCAError(f'{name} v{mv.version} is @production: promote another version to production first')
+    if 'production' in held:
+        raise RCAError(f'{name} v{mv.version} is @production: promote another version to production first')
     for a in held: client.delete_registered_model_alias(name, a)
-    for k, v in {'stage': 'archived', 'archived_by': _who(), 'archived_at': _now()}.items(): client.set_model_version_tag(name, mv.version, k, v)
+    for k, v in {'stage': 'archived', 'archived_by': _who(),
+                 'archived_at': _now()}.items(): client.set_model_version_tag(name, mv.version, k, v)
     _mirror_aliases(client, name, root)
     return {'version': int(mv.version), 'aliases_removed': held}
 
 # %% ../nbs/07_registry.ipynb #2040e112
-def _when(ms) -> str: return dt.datetime.fromtimestamp(int(ms) / 1000, dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S') if ms else ''
+def _when(ms) -> str: return dt.datetime.fromtimestamp(int(ms) / 1000,
+                                                       dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S') if ms else ''
 
 def _version_row(v, aliases: dict) -> dict:
     return {'name': v.name, 'version': int(v.version), 'aliases': ','.join(sorted('@' + a for a, n in aliases.items() if n == int(v.version))),
@@ -349,7 +384,8 @@ def _version_row(v, aliases: dict) -> dict:
             'validation': v.tags.get('validation.status', ''), 'source': v.source, 'run_id': v.run_id or ''}
 
 def list_versions(name: str | None = None) -> pd.DataFrame:
-    "One row per live version of every registered model (or of `name`): aliases, stage tag, created, F1, validation, source."
+    """One row per live version of every registered model (or of `name`): aliases, stage tag, created, F1, validation,
+    source."""
     client = _client()
     names = [name] if name else sorted(m.name for m in client.search_registered_models())
     rows = []
@@ -357,7 +393,8 @@ def list_versions(name: str | None = None) -> pd.DataFrame:
         try: aliases = _aliases(client, n)
         except Exception: raise RCAError(f'no registered model {n}') from None
         rows += [_version_row(v, aliases) for v in _versions(client, n)]
-    return pd.DataFrame(rows, columns=['name', 'version', 'aliases', 'stage', 'created', 'f1', 'validation', 'source', 'run_id'])
+    return pd.DataFrame(rows, columns=['name', 'version', 'aliases', 'stage', 'created', 'f1', 'validation', 'source',
+                                       'run_id'])
 
 def _run_metrics(client, run_id) -> dict:
     try: return dict(client.get_run(run_id).data.metrics) if run_id else {}
@@ -375,7 +412,8 @@ def version_details(name: str, version: int) -> dict:
             'params': dict(run.data.params) if run else {}}
 
 def export_registry(out=None) -> dict:
-    "Every registered model with its aliases and versions (all fields and tags) as a dict; written as JSON to `out` if given."
+    """Every registered model with its aliases and versions (all fields and tags) as a dict; written as JSON to `out` if
+    given."""
     client = _client()
     models = []
     for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
@@ -389,7 +427,8 @@ def export_registry(out=None) -> dict:
 
 # %% ../nbs/07_registry.ipynb #d661fd99
 NOT_DRIFT = ('training_seconds',)         # shown, never flagged: wall time says more about the machine than the model
-COMPARED = ('f1', 'precision', 'recall', 'auc', 'final_loss', 'final_val_loss', 'top_g', 'surprise_threshold', 'templates', 'training_seconds')
+COMPARED = ('f1', 'precision', 'recall', 'auc', 'final_loss', 'final_val_loss', 'top_g', 'surprise_threshold',
+            'templates', 'training_seconds')
 
 def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
     "(table metric × version, drift lines) for `versions` of `name`, the first being the baseline."
@@ -399,10 +438,12 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
     for ver in versions:
         v = _get_version(client, name, 'version', int(ver))
         vals = {k: m for k, m in _run_metrics(client, v.run_id).items() if k in COMPARED}
-        vals.update({k: float(t) for k, t in v.tags.items() if k.startswith('validation.') and re.fullmatch(r'-?\d+(\.\d+)?', t)})
+        vals.update({k: float(t) for k,
+                     t in v.tags.items() if k.startswith('validation.') and re.fullmatch(r'-?\d+(\.\d+)?', t)})
         cols[f'v{v.version}'] = vals
     table = pd.DataFrame(cols)
-    table = table.loc[sorted(table.index, key=lambda k: (k not in COMPARED, COMPARED.index(k) if k in COMPARED else 0, k))]
+    table = table.loc[sorted(table.index, key=lambda k: (k not in COMPARED, COMPARED.index(k) if k in COMPARED else 0,
+                                                         k))]
     base, drifts = table.columns[0], []
     for metric, row in table.iterrows():
         b = row[base]
@@ -411,7 +452,9 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
             if pd.isna(b) or pd.isna(x): continue
             change = (x - b) / abs(b) if b else x - b
             if abs(change) > drift and metric not in NOT_DRIFT:
-                drifts.append(f'{metric}: {base} {b:.4g} → {col} {x:.4g} ({change:+.1%} {"relative" if b else "absolute"})')
+                drifts.append(
+                    f'{metric}: {base} {b:.4g} → {col} {x:.4g} ({change:+.1%} {"relative" if b else "absolute"})'
+                )
     return table, drifts
 
 # %% ../nbs/07_registry.ipynb #f1e72765
@@ -443,7 +486,8 @@ def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
     return lines
 
 def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> list[str]:
-    "Delete all but the newest `keep` top-level runs of `experiment` (children go with their parent), never one behind an aliased version."
+    """Delete all but the newest `keep` top-level runs of `experiment` (children go with their parent), never one behind
+    an aliased version."""
     if keep < 1: raise RCAError('--keep must be at least 1')
     client = _client()
     root = _root_or_none()
@@ -461,7 +505,9 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
     top = [r for r in runs if 'mlflow.parentRunId' not in r.data.tags]
     lines = []
     for r in top[keep:]:
-        if r.info.run_id in protected: lines.append(f'keep run {r.info.run_name}: produced an aliased model version'); continue
+        if r.info.run_id in protected:
+            lines.append(f'keep run {r.info.run_name}: produced an aliased model version')
+            continue
         kids = [c for c in runs if c.data.tags.get('mlflow.parentRunId') == r.info.run_id]
         lines.append(f"{'would delete' if dry_run else 'delete'} run {r.info.run_name} ({r.info.run_id})"
                      + (f' and its {len(kids)} child run(s)' if kids else ''))
@@ -483,7 +529,8 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
 # %% ../nbs/07_registry.ipynb #4659a51d
 def validate(name: str, version: int, data=None, min_f1: float = 0.8, min_precision: float | None = None,
              min_recall: float | None = None, min_auc: float | None = None, promote_on_pass: bool = True, root: str | None = None) -> dict:
-    "Evaluate `name` v`version` on held-out labelled data, tag the result, promote to production when every threshold passes."
+    """Evaluate `name` v`version` on held-out labelled data, tag the result, promote to production when every threshold
+    passes."""
     client = _client()
     mv = _get_version(client, name, 'version', int(version))
     scorer = load_model(name, int(mv.version), root=root)

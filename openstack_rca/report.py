@@ -19,7 +19,8 @@ __all__ = ['plot_timeline', 'figure_png', 'md', 'to_markdown', 'to_html', 'rende
 
 # %% ../nbs/10_report.ipynb #cdbb9706
 def plot_timeline(report: Report, freq: str = '1min'):
-    "Events per service over time (lines), ERROR/CRITICAL records (red marks), the top root cause (dashed line); returns the figure."
+    """Events per service over time (lines), ERROR/CRITICAL records (red marks), the top root cause (dashed line);
+    returns the figure."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
     act = report.activity
     if act is not None and len(act):
@@ -34,7 +35,8 @@ def plot_timeline(report: Report, freq: str = '1min'):
         ax.axvline(t, color='black', ls='--', lw=1.2)
         ax.annotate(f"#1 {rc['service']} {rc['file']}:{rc['line']}", (t, ax.get_ylim()[1]), xytext=(4, -12),
                     textcoords='offset points', fontsize=8)
-    ax.set_ylabel(f'events / {freq}'); ax.set_title(f'{report.category} (confidence {report.confidence:.2f})', fontsize=10)
+    ax.set_ylabel(f'events / {freq}'); ax.set_title(f'{report.category} (confidence {report.confidence:.2f})',
+                                                    fontsize=10)
     if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, ncol=2, loc='upper left', bbox_to_anchor=(1.0, 1.0))
     fig.autofmt_xdate(); fig.tight_layout()
     return fig
@@ -52,8 +54,10 @@ def _rows(report: Report) -> list[list[str]]:
 _HEAD = ['#', 'score', 'service', 'evidence', 'time', 'level', 'message', 'why']
 
 def _suspect_rows(report: Report) -> list[list[str]]:
-    return [[str(s['rank']), s['service'], f"{s['score']:.3f}", ', '.join(s['components']), ', '.join(s['evidence'][:3])]
-            for s in report.suspects]
+    return [
+        [str(s['rank']), s['service'], f"{s['score']:.3f}", ', '.join(s['components']), ', '.join(s['evidence'][:3])]
+        for s in report.suspects
+    ]
 
 _SUSPECT_HEAD = ['#', 'service', 'score', 'components', 'evidence']
 
@@ -75,15 +79,20 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     if png: out += [f'![timeline](data:image/png;base64,{base64.b64encode(png).decode()})', '']
     out += ['## Root causes', '']
     if report.root_causes:
-        out += ['| ' + ' | '.join(_HEAD) + ' |', '|' + '---|' * len(_HEAD)] + ['| ' + ' | '.join(md(c) for c in r) + ' |' for r in _rows(report)]
+        out += ['| ' + ' | '.join(_HEAD) + ' |',
+                '|' + '---|' * len(_HEAD)] + ['| ' + ' | '.join(md(c) for c in r) + ' |' for r in _rows(report)]
     else: out.append('No anomaly found: nothing in these logs stands out for this issue.')
-    out += ['', '## Timeline', ''] + [f"- {md(e['timestamp'])} **{md(e['service'])}** {e['level']} {md(e['file'])}:{e['line']} "
-                                      f"{md(e['message'][:200])}" for e in report.timeline]
+    out += ['', '## Timeline', ''] + [
+        f"- {md(e['timestamp'])} **{md(e['service'])}** {e['level']} {md(e['file'])}:{e['line']} "
+        f"{md(e['message'][:200])}"
+        for e in report.timeline
+    ]
     a = report.affected
     out += ['', '## Affected', '', f"- services: {md(', '.join(a['services']) or '-')}",
             f"- instances: {md(', '.join(a['instances']) or '-')}", f"- requests: {md(', '.join(a['requests']) or '-')}",
             '', '## Recommendations', ''] + [f'- {r}' for r in report.recommendations]
-    out += ['', f"<sub>{report.stats['records']} records, {report.stats['chains']} chains ({report.stats['anomalous_chains']} anomalous), "
+    out += ['', f"<sub>{report.stats['records']} records, {report.stats['chains']} chains "
+                f"({report.stats['anomalous_chains']} anomalous), "
             f"{report.timings.get('total', sum(report.timings.values())):.2f} s</sub>", '']
     return '\n'.join(out)
 
@@ -93,8 +102,11 @@ def to_html(report: Report, png: bytes | None = None) -> str:
     rows = ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in _rows(report))
     table = (f"<table><tr>{''.join(f'<th>{h}</th>' for h in _HEAD)}</tr>{rows}</table>" if rows
              else '<p>No anomaly found: nothing in these logs stands out for this issue.</p>')
-    tl = ''.join(f"<li><code>{e(x['timestamp'])}</code> <b>{e(x['service'])}</b> {e(x['level'])} <code>{e(x['file'])}:{x['line']}</code> "
-                 f"{e(x['message'][:200])}</li>" for x in report.timeline)
+    tl = ''.join(
+        f"<li><code>{e(x['timestamp'])}</code> <b>{e(x['service'])}</b> {e(x['level'])}"
+        f" <code>{e(x['file'])}:{x['line']}</code> {e(x['message'][:200])}</li>"
+        for x in report.timeline
+    )
     a = report.affected
     model = f" · model {e(str(report.model['name']))} v{report.model['version']}" if report.model else ''
     warn = ''.join(f'<p><b>Warning:</b> {e(w)}</p>' for w in report.warnings)

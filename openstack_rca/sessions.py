@@ -55,7 +55,8 @@ class Vocabulary:
         ids = np.asarray(ids, dtype=np.int64)
         known = np.asarray(self.template_ids, dtype=np.int64)
         pos = np.searchsorted(known, ids)
-        hit = (pos < len(known)) & (known[np.minimum(pos, max(len(known) - 1, 0))] == ids) if len(known) else np.zeros(len(ids), bool)
+        hit = (pos < len(known)) & (known[np.minimum(pos, max(len(known) - 1,
+                                                              0))] == ids) if len(known) else np.zeros(len(ids), bool)
         return np.where(hit, pos + 2, UNSEEN).astype(np.int32)
 
     def decode(self, idx) -> np.ndarray:
@@ -63,11 +64,13 @@ class Vocabulary:
         table = np.asarray([UNSEEN_ID, UNSEEN_ID] + self.template_ids, dtype=np.int64)
         return table[np.asarray(idx)]
 
-    def to_dict(self) -> dict: return {'format': 'openstack-rca/vocabulary', 'version': 1, 'template_ids': self.template_ids}
+    def to_dict(self) -> dict: return {'format': 'openstack-rca/vocabulary', 'version': 1,
+                                       'template_ids': self.template_ids}
 
     @classmethod
     def from_dict(cls, d: dict) -> 'Vocabulary':
-        if d.get('format') != 'openstack-rca/vocabulary': raise RCAError('not a vocabulary (expected Vocabulary.to_dict output)')
+        if d.get('format') != 'openstack-rca/vocabulary':
+            raise RCAError('not a vocabulary (expected Vocabulary.to_dict output)')
         return cls(sorted(int(i) for i in d['template_ids']))
 
 # %% ../nbs/03_sessions.ipynb #d860157e
@@ -83,7 +86,8 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
     starts = np.concatenate([[0], np.cumsum(lens + window)[:-1]])         # offset of each padded sequence
     take = np.concatenate([np.arange(st, st + n) for st, n in zip(starts, lens)])
     w = views[take]
-    return np.ascontiguousarray(w[:, :window]), np.ascontiguousarray(w[:, window]), np.repeat(np.arange(len(seqs)), lens)
+    return np.ascontiguousarray(w[:, :window]), np.ascontiguousarray(w[:, window]), np.repeat(np.arange(len(seqs)),
+                                                                                              lens)
 
 # %% ../nbs/03_sessions.ipynb #aa5e6564
 def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from .core import RCAError, CATEGORIES
 from .logs import instance_of
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SERVICES', 'HOSTS', 'CONTROLLER_IP', 'A', 'FAULTS', 'DISTRACTORS', 'RELATED_BY_OP', 'START', 'LABELS', 'COMBINED',
-           'Event', 'Ids', 'Cloud', 'boot', 'delete', 'reboot', 'resize', 'snapshot', 'attach', 'background', 'Fault',
-           'simulate', 'plot_incident']
+           'Event', 'Ids', 'Cloud', 'Fault', 'simulate', 'plot_incident']
 
 # %% ../nbs/02_simulate.ipynb #d0f2bd5e
 SERVICES = {  # service -> (log file, component that logs its HTTP requests)
@@ -83,13 +83,15 @@ class Cloud:
 
     def token(self, t, ctx):
         "keystone validates the caller's token."
-        self.log(t, 'keystone', 'INFO', 'keystone.common.wsgi', f'GET http://{CONTROLLER_IP}:5000/v3/auth/tokens', ctx, local=True)
+        self.log(t, 'keystone', 'INFO', 'keystone.common.wsgi', f'GET http://{CONTROLLER_IP}:5000/v3/auth/tokens', ctx,
+                 local=True)
 
     def context(self):
         user, project = self.rng.choice(self.users)
         return self.ids.req(), user, project
 
 # %% ../nbs/02_simulate.ipynb #b9e3ee62
+@patch
 def boot(self: Cloud, t: float, fault=None) -> float:
     "Boot an instance: API → scheduler → conductor → compute claim → glance image → neutron port → spawn."
     ctx = self.context(); req, user, project = ctx
@@ -105,21 +107,26 @@ def boot(self: Cloud, t: float, fault=None) -> float:
     mem, disk = self.rng.choice([(512, 1), (2048, 20), (4096, 40)])
     a = f'[instance: {inst}] '
     t += 0.8
-    self.log(t, 'nova-compute', 'INFO', 'nova.compute.claims', a + f'Attempting claim: memory {mem} MB, disk {disk} GB, vcpus 1 CPU', ctx)
+    self.log(t, 'nova-compute', 'INFO', 'nova.compute.claims',
+             a + f'Attempting claim: memory {mem} MB, disk {disk} GB, vcpus 1 CPU', ctx)
     used = self.rng.randint(1, 30) * 512
     for msg in (f'Total memory: 64172 MB, used: {used}.00 MB', f'memory limit: 96258.00 MB, free: {96258 - used}.00 MB',
-                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB', 'disk limit not specified, defaulting to unlimited',
-                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU', 'vcpu limit not specified, defaulting to unlimited',
+                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB', 'disk limit not specified, defaulting to '
+                                                                             'unlimited',
+                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU', 'vcpu limit not specified, defaulting '
+                                                                                 'to unlimited',
                 'Claim successful'):
         t += 0.01; self.log(t, 'nova-compute', 'INFO', 'nova.compute.claims', a + msg, ctx)
     if fault and fault.stage == 'claim': return fault.play(self, env, t + 0.05)
     self.http(t + 0.1, 'glance-api', ctx, 'GET', f'/v2/images/{image}', 200, client=f'10.0.0.{21 + HOSTS.index(host)}')
     if fault and fault.stage == 'image': return fault.play(self, env, t + 0.2)
     self.log(t + 0.3, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Creating image', ctx)
-    self.http(t + 0.6, 'neutron-server', ctx, 'POST', '/v2.0/ports.json', 201, client=f'10.0.0.{21 + HOSTS.index(host)}')
+    self.http(t + 0.6, 'neutron-server', ctx, 'POST', '/v2.0/ports.json', 201,
+              client=f'10.0.0.{21 + HOSTS.index(host)}')
     if fault and fault.stage == 'network': return fault.play(self, env, t + 0.7)
     t += 1.0
-    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova', f"Nova event response: {{'status': 'completed', 'tag': u'{port}', "
+    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova', f"Nova event response: "
+                                                                    f"{{'status': 'completed', 'tag': u'{port}', "
              f"'name': 'network-vif-plugged', 'server_uuid': u'{inst}', 'code': 200}}", ctx, local=True)
     self.log(t + 0.05, 'nova-api', 'INFO', 'nova.api.openstack.compute.server_external_events',
              f'Creating event network-vif-plugged:{port} for instance {inst}', ctx)
@@ -128,118 +135,150 @@ def boot(self: Cloud, t: float, fault=None) -> float:
     t += spawn
     for msg in ('VM Started (Lifecycle Event)', 'VM Paused (Lifecycle Event)', 'VM Resumed (Lifecycle Event)'):
         t += 0.2; self.log(t, 'nova-compute', 'INFO', 'nova.compute.manager', a + msg)
-    self.log(t + 0.1, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Took {spawn:.2f} seconds to spawn the instance on the hypervisor.', ctx)
-    self.log(t + 0.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Took {spawn + 1.2:.2f} seconds to build instance.', ctx)
+    self.log(t + 0.1, 'nova-compute', 'INFO', 'nova.compute.manager',
+             a + f'Took {spawn:.2f} seconds to spawn the instance on the hypervisor.', ctx)
+    self.log(t + 0.2, 'nova-compute', 'INFO', 'nova.compute.manager',
+             a + f'Took {spawn + 1.2:.2f} seconds to build instance.', ctx)
     self.instances[inst] = dict(host=host, user=user, project=project, volumes=[])
     return t
 
+@patch
 def delete(self: Cloud, t: float, inst: str, fault=None) -> float:
     "Delete an instance: API → compute terminate/destroy → neutron port delete → files removed."
     i = self.instances.pop(inst)
     ctx = (self.ids.req(), i['user'], i['project']); a = f'[instance: {inst}] '
     self.token(t, ctx)
-    self.http(t + 0.1, 'nova-api', ctx, 'DELETE', f"/v2/{i['project']}/servers/{inst}", 204, size=0, client=self.rng.choice(self.clients))
+    self.http(t + 0.1, 'nova-api', ctx, 'DELETE', f"/v2/{i['project']}/servers/{inst}", 204, size=0,
+              client=self.rng.choice(self.clients))
     t += 0.4
     self.log(t, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'Terminating instance', ctx)
     self.log(t + 0.8, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Stopped (Lifecycle Event)')
     self.log(t + 0.9, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Instance destroyed successfully.', ctx)
-    self.log(t + 1.0, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + f'Deleting instance files /var/lib/nova/instances/{inst}_del', ctx)
-    self.log(t + 1.1, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + f'Deletion of /var/lib/nova/instances/{inst}_del complete', ctx)
-    self.log(t + 1.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Took {self.rng.uniform(0.5, 1.5):.2f} seconds to destroy the instance on the hypervisor.', ctx)
-    self.http(t + 1.3, 'neutron-server', ctx, 'DELETE', f'/v2.0/ports/{self.ids.uuid()}.json', 204, size=173, client=f"10.0.0.{21 + HOSTS.index(i['host'])}")
-    self.log(t + 1.6, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Took {self.rng.uniform(0.2, 0.9):.2f} seconds to deallocate network for instance.', ctx)
+    self.log(t + 1.0, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver',
+             a + f'Deleting instance files /var/lib/nova/instances/{inst}_del', ctx)
+    self.log(t + 1.1, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver',
+             a + f'Deletion of /var/lib/nova/instances/{inst}_del complete', ctx)
+    self.log(t + 1.2, 'nova-compute', 'INFO', 'nova.compute.manager',
+             a + f'Took {self.rng.uniform(0.5, 1.5):.2f} seconds to destroy the instance on the hypervisor.', ctx)
+    self.http(t + 1.3, 'neutron-server', ctx, 'DELETE', f'/v2.0/ports/{self.ids.uuid()}.json', 204, size=173,
+              client=f"10.0.0.{21 + HOSTS.index(i['host'])}")
+    self.log(t + 1.6, 'nova-compute', 'INFO', 'nova.compute.manager',
+             a + f'Took {self.rng.uniform(0.2, 0.9):.2f} seconds to deallocate network for instance.', ctx)
     return t + 1.6
 
+@patch
 def reboot(self: Cloud, t: float, inst: str, fault=None) -> float:
     "Soft-reboot an instance."
     i = self.instances[inst]; ctx = (self.ids.req(), i['user'], i['project']); a = f'[instance: {inst}] '
     self.token(t, ctx)
-    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0, client=self.rng.choice(self.clients))
+    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0,
+              client=self.rng.choice(self.clients))
     self.log(t + 0.3, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'Rebooting instance', ctx)
     secs = self.rng.randint(2, 9)
-    self.log(t + secs, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + f'Instance shutdown successfully after {secs} seconds.', ctx)
+    self.log(t + secs, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver',
+             a + f'Instance shutdown successfully after {secs} seconds.', ctx)
     self.log(t + secs + 0.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Stopped (Lifecycle Event)')
     self.log(t + secs + 1.5, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Started (Lifecycle Event)')
-    self.log(t + secs + 1.7, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Instance rebooted successfully.', ctx)
+    self.log(t + secs + 1.7, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Instance rebooted successfully.',
+             ctx)
     return t + secs + 1.7
 
+@patch
 def resize(self: Cloud, t: float, inst: str, fault=None) -> float:
     "Resize (cold-migrate) an instance to a new flavor on another host, then confirm."
     i = self.instances[inst]; ctx = (self.ids.req(), i['user'], i['project']); a = f'[instance: {inst}] '
     dest = self.rng.choice([h for h in HOSTS if h != i['host']])
     self.token(t, ctx)
-    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0, client=self.rng.choice(self.clients))
-    self.log(t + 0.3, 'nova-conductor', 'INFO', 'nova.conductor.manager', f'Migrating instance {inst} to a new flavor', ctx)
+    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0,
+              client=self.rng.choice(self.clients))
+    self.log(t + 0.3, 'nova-conductor', 'INFO', 'nova.conductor.manager', f'Migrating instance {inst} to a new flavor',
+             ctx)
     self.log(t + 0.5, 'nova-scheduler', 'INFO', 'nova.scheduler.filter_scheduler',
              f'Selected host {dest} for instance {inst} after filtering 4 hosts', ctx)
     self.log(t + 0.9, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Migrating instance to {dest}', ctx)
     secs = self.rng.randint(2, 6)
-    self.log(t + secs, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + f'Instance shutdown successfully after {secs} seconds.', ctx)
+    self.log(t + secs, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver',
+             a + f'Instance shutdown successfully after {secs} seconds.', ctx)
     self.log(t + secs + 0.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Stopped (Lifecycle Event)')
-    self.http(t + secs + 1.0, 'neutron-server', ctx, 'PUT', f'/v2.0/ports/{self.ids.uuid()}.json', 200, client=f'10.0.0.{21 + HOSTS.index(dest)}')
+    self.http(t + secs + 1.0, 'neutron-server', ctx, 'PUT', f'/v2.0/ports/{self.ids.uuid()}.json', 200,
+              client=f'10.0.0.{21 + HOSTS.index(dest)}')
     self.log(t + secs + 3.0, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Started (Lifecycle Event)')
     self.log(t + secs + 3.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'VM Resumed (Lifecycle Event)')
-    self.http(t + secs + 30, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 204, size=0, client=self.rng.choice(self.clients))
+    self.http(t + secs + 30, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 204, size=0,
+              client=self.rng.choice(self.clients))
     self.log(t + secs + 30.3, 'nova-compute', 'INFO', 'nova.compute.manager', a + 'Confirming resize', ctx)
     i['host'] = dest
     return t + secs + 30.3
 
+@patch
 def snapshot(self: Cloud, t: float, inst: str, fault=None) -> float:
     "Snapshot an instance to a new glance image."
     i = self.instances[inst]; ctx = (self.ids.req(), i['user'], i['project']); a = f'[instance: {inst}] '
     image = self.ids.uuid(); host_ip = f"10.0.0.{21 + HOSTS.index(i['host'])}"
     env = dict(inst=inst, host=i['host'], image=image, project=i['project'], req=ctx[0], t=t, ctx=ctx)
     self.token(t, ctx)
-    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0, client=self.rng.choice(self.clients))
+    self.http(t + 0.1, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/action", 202, size=0,
+              client=self.rng.choice(self.clients))
     self.http(t + 0.2, 'glance-api', ctx, 'POST', '/v2/images', 201, client=CONTROLLER_IP)
     self.log(t + 0.5, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Beginning live snapshot process', ctx)
-    self.log(t + 3.0, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Snapshot extracted, beginning image upload', ctx)
+    self.log(t + 3.0, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver',
+             a + 'Snapshot extracted, beginning image upload', ctx)
     if fault and fault.stage == 'upload': return fault.play(self, env, t + 3.2)
     self.http(t + 9.0, 'glance-api', ctx, 'PUT', f'/v2/images/{image}/file', 204, size=0, client=host_ip)
     self.log(t + 9.2, 'nova-compute', 'INFO', 'nova.virt.libvirt.driver', a + 'Snapshot image upload complete', ctx)
     return t + 9.2
 
+@patch
 def attach(self: Cloud, t: float, inst: str, fault=None) -> float:
     "Create a volume in cinder and attach it to an instance."
     i = self.instances[inst]; ctx = (self.ids.req(), i['user'], i['project']); a = f'[instance: {inst}] '
     vol = self.ids.uuid(); size = self.rng.choice([1, 5, 10, 20])
     env = dict(inst=inst, host=i['host'], vol=vol, size=size, project=i['project'], req=ctx[0], t=t, ctx=ctx)
     self.token(t, ctx)
-    self.http(t + 0.1, 'cinder-api', ctx, 'POST', f"/v2/{i['project']}/volumes", 202, client=self.rng.choice(self.clients))
+    self.http(t + 0.1, 'cinder-api', ctx, 'POST', f"/v2/{i['project']}/volumes", 202,
+              client=self.rng.choice(self.clients))
     if fault and fault.stage == 'volume': return fault.play(self, env, t + 0.2)
     self.log(t + 0.4, 'cinder-volume', 'INFO', 'cinder.volume.flows.manager.create_volume',
              f'Volume volume-{vol} ({vol}): created successfully', ctx, local=True)
-    self.http(t + 2.0, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/os-volume_attachments", 200, client=self.rng.choice(self.clients))
+    self.http(t + 2.0, 'nova-api', ctx, 'POST', f"/v2/{i['project']}/servers/{inst}/os-volume_attachments", 200,
+              client=self.rng.choice(self.clients))
     self.log(t + 2.2, 'nova-compute', 'INFO', 'nova.compute.manager', a + f'Attaching volume {vol} to /dev/vdb', ctx)
     if fault and fault.stage == 'attach': return fault.play(self, env, t + 2.3)
-    self.log(t + 2.5, 'cinder-volume', 'INFO', 'cinder.volume.manager', 'Initialize volume connection completed successfully.', ctx, local=True)
-    self.log(t + 3.1, 'cinder-volume', 'INFO', 'cinder.volume.manager', 'Attach volume completed successfully.', ctx, local=True)
+    self.log(t + 2.5, 'cinder-volume', 'INFO', 'cinder.volume.manager',
+             'Initialize volume connection completed successfully.', ctx, local=True)
+    self.log(t + 3.1, 'cinder-volume', 'INFO', 'cinder.volume.manager', 'Attach volume completed successfully.', ctx,
+             local=True)
     i['volumes'].append(vol)
     return t + 3.1
 
-Cloud.boot, Cloud.delete, Cloud.reboot, Cloud.resize, Cloud.snapshot, Cloud.attach = boot, delete, reboot, resize, snapshot, attach
-
 # %% ../nbs/02_simulate.ipynb #bf55c882
+@patch
 def background(self: Cloud, t0: float, t1: float):
     "Periodic tasks and harmless warnings between `t0` and `t1` seconds."
     for host in HOSTS:
         t = t0 + self.rng.uniform(0, 60)
         while t < t1:
             n = sum(1 for i in self.instances.values() if i['host'] == host)
-            self.log(t, 'nova-compute', 'INFO', 'nova.compute.resource_tracker', f'Auditing locally available compute resources for node {host}')
-            self.log(t + 0.3, 'nova-compute', 'INFO', 'nova.compute.resource_tracker', f'Total usable vcpus: 16, total allocated vcpus: {n}')
+            self.log(t, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
+                     f'Auditing locally available compute resources for node {host}')
+            self.log(t + 0.3, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
+                     f'Total usable vcpus: 16, total allocated vcpus: {n}')
             self.log(t + 0.4, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
                      f'Final resource view: name={host} phys_ram=64172MB used_ram={512 + 2048 * n}MB phys_disk=15GB '
                      f'used_disk={20 * n}GB total_vcpus=16 used_vcpus={n} pci_stats=[]')
-            self.log(t + 0.5, 'nova-compute', 'INFO', 'nova.compute.resource_tracker', f'Compute_service record updated for {host}:{host}')
+            self.log(t + 0.5, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
+                     f'Compute_service record updated for {host}:{host}')
             if self.rng.random() < 0.1:
-                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager', 'While synchronizing instance power states, '
+                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager', 'While synchronizing instance power '
+                                                                                   'states, '
                          f'found {n + 1} instances in the database and {n} instances on the hypervisor.')
             if self.rng.random() < 0.2:
                 base = self.ids.hex(40)
-                self.log(t + 2, 'nova-compute', 'INFO', 'nova.virt.imagecache', f'image {self.rng.choice(self.images)} at '
+                self.log(t + 2, 'nova-compute', 'INFO', 'nova.virt.imagecache', f'image {self.rng.choice(self.images)} '
+                                                                                f'at '
                          f'(/var/lib/nova/instances/_base/{base}): checking')
-                self.log(t + 2.1, 'nova-compute', 'INFO', 'nova.virt.libvirt.imagecache', f'Active base files: /var/lib/nova/instances/_base/{base}')
+                self.log(t + 2.1, 'nova-compute', 'INFO', 'nova.virt.libvirt.imagecache',
+                         f'Active base files: /var/lib/nova/instances/_base/{base}')
             t += 60
     t = t0 + self.rng.uniform(0, 5)
     while t < t1:                                  # a monitoring client polls the API
@@ -256,8 +295,6 @@ def background(self: Cloud, t0: float, t1: float):
     self.log(t0 + 0.5, 'keystone', 'WARNING', 'keystonemiddleware.auth_token', 'Using the in-process token cache is '
              'deprecated as of the 4.2.0 release and may be removed in the 5.0.0 release or the 6.0.0 release. '
              'Use the memcached_servers option instead.')
-
-Cloud.background = background
 
 # %% ../nbs/02_simulate.ipynb #35a00ab2
 @dataclass
@@ -288,78 +325,101 @@ A = '[instance: {inst}] '
 FAULTS = [
     Fault('resource_shortage', 'no_valid_host', 'boot', 'schedule',
           "Instances fail to boot and end in ERROR: 'No valid host was found. There are not enough hosts available.'",
-          [(0.1, 'nova-scheduler', 'INFO', 'nova.filters', "Filtering removed all hosts for the request with instance ID '{inst}'. "
+          [(0.1, 'nova-scheduler', 'INFO', 'nova.filters', "Filtering removed all hosts for the request with instance "
+                                                           "ID '{inst}'. "
             "Filter results: ['RetryFilter: (start: 4, end: 4)', 'AvailabilityZoneFilter: (start: 4, end: 4)', "
             "'RamFilter: (start: 4, end: 0)']", 'root', []),
-           (0.2, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: No valid host was found. '
+           (0.2, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: No '
+                                                                      'valid host was found. '
             'There are not enough hosts available.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/conductor/manager.py", '
-            'line 568, in build_instances', 'NoValidHost: No valid host was found. There are not enough hosts available.')),
+            'line 568, in build_instances', 'NoValidHost: No valid host was found. There are not enough hosts '
+                                            'available.')),
            (0.3, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', A + 'Setting instance to ERROR state.', 'effect', [])]),
     Fault('resource_shortage', 'disk_claim_failed', 'boot', 'claim',
           'New VMs on one compute node fail with "Insufficient compute resources: Free disk" and get rescheduled',
           [(0.0, 'nova-compute', 'WARNING', 'nova.compute.resource_tracker', A + 'Insufficient free disk on {host}: '
             'requested 40 GB but only 1.00 GB available, disk usage 98%', 'root', []),
-           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to build and run instance: Insufficient compute resources: '
+           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to build and run instance: Insufficient '
+                                                                      'compute resources: '
             'Free disk 1.00 GB < requested 40 GB.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/compute/claims.py", '
-            'line 181, in _test', 'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.')),
+            'line 181, in _test', 'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < '
+                                  'requested 40 GB.')),
            (0.4, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
             "[u'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.']", 'effect', []),
-           (0.5, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: Exceeded maximum '
+           (0.5, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: '
+                                                                      'Exceeded maximum '
             'number of retries. Exhausted all hosts available for retrying build failures for instance {inst}.', 'effect', [])]),
     Fault('network', 'port_binding_failed', 'boot', 'network',
           'VM creation fails with "PortBindingFailed: Binding failed for port" and instances go to ERROR state',
-          [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers', 'Failed to bind port {port} on host {host} for '
-            "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, 'physical_network': None, "
+          [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers', 'Failed to bind port {port} on host {host} '
+                                                                            'for '
+            "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, 'physical_network': "
+            "None, "
             "'network_type': u'vxlan'}}]", 'root', []),
-           (0.1, 'neutron-server', 'INFO', 'neutron.plugins.ml2.plugin', 'Attempt 10 to bind port {port}', 'effect', []),
+           (0.1, 'neutron-server', 'INFO', 'neutron.plugins.ml2.plugin', 'Attempt 10 to bind port {port}', 'effect',
+            []),
            (0.6, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, in _update_ports_for_instance',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, in '
+                '_update_ports_for_instance',
                 'PortBindingFailed: Binding failed for port {port}, please check neutron logs for more information.')),
            (0.8, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('network', 'vif_plug_timeout', 'boot', 'network',
           'Instances are stuck spawning and then fail with "Virtual Interface creation failed"',
-          [(0.0, 'neutron-server', 'WARNING', 'neutron.db.agents_db', '{no_ctx}Agent healthcheck: found 1 dead agents out of 9: '
+          [(0.0, 'neutron-server', 'WARNING', 'neutron.db.agents_db', '{no_ctx}Agent healthcheck: found 1 dead agents '
+                                                                      'out of 9: '
             'Type: Open vSwitch agent, Last heartbeat: 2026-01-15 08:58:02, host: {host}', 'root', []),
-           (300.0, 'nova-compute', 'WARNING', 'nova.virt.libvirt.driver', A + 'Timeout waiting for vif plugging callback for '
+           (300.0, 'nova-compute', 'WARNING', 'nova.virt.libvirt.driver', A + 'Timeout waiting for vif plugging '
+                                                                              'callback for '
             'instance with vm_state building and task_state spawning.', 'effect', []),
            (300.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, in _create_domain_and_network',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, in '
+                '_create_domain_and_network',
                 'VirtualInterfaceCreateException: Virtual Interface creation failed'))]),
     Fault('network', 'ip_exhausted', 'boot', 'network',
           'Booting a server fails: "No more IP addresses available on network"',
-          [(0.0, 'neutron-server', 'ERROR', 'neutron.api.v2.resource', 'create failed (client error): IpAddressGenerationFailure: '
+          [(0.0, 'neutron-server', 'ERROR', 'neutron.api.v2.resource', 'create failed (client error): '
+                                                                       'IpAddressGenerationFailure: '
             'No more IP addresses available on network {net}.', 'root', []),
-           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', A + 'Neutron error creating port on network {net}',
+           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', A + 'Neutron error creating port on network '
+                                                                            '{net}',
             'effect', _TB('IpAddressGenerationFailureClient: No more IP addresses available on network {net}.')),
            (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed network setup after 1 attempt(s)', 'effect', [])]),
     Fault('authentication', 'neutron_admin_credentials', 'boot', 'network',
           'VMs fail to boot with "Unauthorized: The request you have made requires authentication" from neutron',
-          [(0.0, 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made requires '
+          [(0.0, 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made '
+                                                                'requires '
             'authentication. from 10.0.0.21', 'root', []),
-           (0.1, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', 'Neutron client was not able to generate a valid admin token, '
+           (0.1, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', 'Neutron client was not able to generate a '
+                                                                        'valid admin token, '
             'please verify Neutron admin credential located in nova.conf', 'effect', []),
            (0.2, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized exception.'))]),
+            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized '
+                'exception.'))]),
     Fault('authentication', 'token_validation', 'boot', 'api',
           'API requests are rejected with HTTP 401 Unauthorized although the users log in fine',
           [(0.0, 'keystone', 'ERROR', 'keystone.token.providers.fernet.token_formatters', 'Unable to decrypt token: '
             'InvalidToken: This is not a recognized Fernet token', 'root', []),
-           (0.1, 'nova-api', 'WARNING', 'keystonemiddleware.auth_token', 'Authorization failed for token', 'effect', []),
+           (0.1, 'nova-api', 'WARNING', 'keystonemiddleware.auth_token', 'Authorization failed for token', 'effect',
+            []),
            (0.2, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.2 "POST /v2/{project}/servers HTTP/1.1" '
             'status: 401 len: 263 time: 0.0123231', 'effect', [])]),
     Fault('messaging', 'rabbitmq_unreachable', 'boot', 'schedule',
           'Server creation hangs then fails with MessagingTimeout; nova services report AMQP errors',
-          [(0.0, 'nova-conductor', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', 'AMQP server on 10.0.0.11:5672 is unreachable: '
+          [(0.0, 'nova-conductor', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', 'AMQP server on 10.0.0.11:5672 is '
+                                                                                   'unreachable: '
             '[Errno 111] ECONNREFUSED. Trying again in 1 seconds. Client port: None', 'root', []),
-           (2.0, 'nova-scheduler', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}AMQP server on 10.0.0.11:5672 is '
+           (2.0, 'nova-scheduler', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}AMQP server on '
+                                                                                   '10.0.0.11:5672 is '
             'unreachable: [Errno 111] ECONNREFUSED. Trying again in 2 seconds. Client port: None', 'effect', []),
            (60.0, 'nova-api', 'ERROR', 'nova.api.openstack.extensions', 'Unexpected exception in API method', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}')),
-           (60.1, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} HTTP/1.1" '
+           (60.1, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} '
+                                                                        'HTTP/1.1" '
             'status: 500 len: 359 time: 60.1044011', 'effect', [])]),
     Fault('messaging', 'rpc_timeout_compute', 'snapshot', 'upload',
           'Snapshots never finish; nova-compute logs "Timed out waiting for a reply to message ID"',
-          [(0.0, 'nova-compute', 'WARNING', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Unexpected error during heartbeart thread '
+          [(0.0, 'nova-compute', 'WARNING', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Unexpected error during '
+                                                                                   'heartbeart thread '
             'processing, retrying...: error: [Errno 104] Connection reset by peer', 'root', []),
            (60.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Error while trying to clean up image {image}', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}')),
@@ -367,88 +427,114 @@ FAULTS = [
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}'))]),
     Fault('database', 'db_connection_lost', 'boot', 'schedule',
           'API returns 500 errors intermittently; "Lost connection to MySQL server" in nova-conductor',
-          [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines', 'Database connection was found disconnected; reconnecting: '
+          [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines', 'Database connection was found disconnected; '
+                                                                          'reconnecting: '
             "DBConnectionError: (pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during query')", 'root', []),
            (0.5, 'nova-conductor', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
-            _TB("DBConnectionError: (pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on '10.0.0.11' "
+            _TB("DBConnectionError: (pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
+                "'10.0.0.11' "
                 "([Errno 111] Connection refused)\")")),
            (0.7, 'nova-api', 'ERROR', 'nova.api.openstack.extensions', 'Unexpected exception in API method', 'effect',
             _TB('RemoteError: Remote error: DBConnectionError (pymysql.err.OperationalError) (2013, '
                 "'Lost connection to MySQL server during query')")),
-           (0.8, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} HTTP/1.1" '
+           (0.8, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} '
+                                                                       'HTTP/1.1" '
             'status: 500 len: 359 time: 0.7044011', 'effect', [])]),
     Fault('database', 'too_many_connections', 'boot', 'api',
           'Logins and API calls fail with 503 and keystone shows "Too many connections"',
           [(0.0, 'keystone', 'ERROR', 'oslo_db.sqlalchemy.exc_filters', 'DBAPIError exception wrapped from '
             "(pymysql.err.OperationalError) (1040, u'Too many connections')", 'root', []),
-           (0.1, 'keystone', 'ERROR', 'keystone.common.wsgi', "(pymysql.err.OperationalError) (1040, u'Too many connections')", 'effect', []),
-           (0.2, 'nova-api', 'ERROR', 'keystonemiddleware.auth_token', 'Bad response code while validating token: 503', 'effect', []),
+           (0.1, 'keystone', 'ERROR', 'keystone.common.wsgi',
+            "(pymysql.err.OperationalError) (1040, u'Too many connections')", 'effect', []),
+           (0.2, 'nova-api', 'ERROR', 'keystonemiddleware.auth_token', 'Bad response code while validating token: 503',
+            'effect', []),
            (0.3, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.2 "POST /v2/{project}/servers HTTP/1.1" '
             'status: 503 len: 218 time: 0.3123231', 'effect', [])]),
     Fault('hypervisor', 'libvirt_down', 'boot', 'spawn',
           'New instances fail to spawn on one compute host; libvirt connection errors',
-          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.host', "{no_ctx}Connection to libvirt failed: Failed to connect socket "
+          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.host', "{no_ctx}Connection to libvirt failed: Failed to "
+                                                                    "connect socket "
             "to '/var/run/libvirt/libvirt-sock': No such file or directory", 'root', []),
            (0.2, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('HypervisorUnavailable: Connection to the hypervisor is broken on host: {host}')),
            (0.4, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('hypervisor', 'kvm_unavailable', 'boot', 'spawn',
           'VMs go to ERROR on spawn with "Could not access KVM kernel module"',
-          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest', 'Error launching a defined domain with XML: <domain type=\'kvm\'>',
-            'root', ['libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel module: '
+          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest', 'Error launching a defined domain with XML: '
+                                                                     '<domain type=\'kvm\'>',
+            'root', ['libvirtError: internal error: process exited while connecting to monitor: Could not access KVM '
+                     'kernel module: '
                      'No such file or directory', 'failed to initialize KVM: No such file or directory']),
            (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel module')),
+            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel '
+                'module')),
            (0.3, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
             "[u'RescheduledException: Build of instance {inst} was re-scheduled']", 'effect', [])]),
     Fault('image', 'image_not_found', 'boot', 'image',
           'Booting from an image fails with "Image could not be found" although it is listed',
-          [(0.0, 'glance-api', 'ERROR', 'glance.location', 'Glance tried all active locations to get data for image {image} but all '
+          [(0.0, 'glance-api', 'ERROR', 'glance.location', 'Glance tried all active locations to get data for image '
+                                                           '{image} but all '
             'have failed.', 'root', ['NotFound: Image file /var/lib/glance/images/{image} not found']),
-           (0.1, 'glance-api', 'INFO', 'eventlet.wsgi.server', '10.0.0.21 "GET /v2/images/{image}/file HTTP/1.1" status: 404 '
+           (0.1, 'glance-api', 'INFO', 'eventlet.wsgi.server', '10.0.0.21 "GET /v2/images/{image}/file HTTP/1.1" '
+                                                               'status: 404 '
             'len: 370 time: 0.0312144', 'effect', []),
            (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('ImageNotFound: Image {image} could not be found.'))]),
     Fault('image', 'image_corrupt', 'boot', 'image',
           'Instances fail to spawn: "Corrupt image download" checksum mismatch',
-          [(0.0, 'glance-api', 'WARNING', 'glance.api.v2.image_data', 'Image {image} data checksum mismatch: stored image data '
+          [(0.0, 'glance-api', 'WARNING', 'glance.api.v2.image_data', 'Image {image} data checksum mismatch: stored '
+                                                                      'image data '
             'is truncated (2097152 of 13287936 bytes)', 'root', []),
-           (2.0, 'nova-compute', 'ERROR', 'nova.image.glance', A + 'Corrupt image download. Hash was 1f0e3dad99908345f7439f8ffabdffc4 '
+           (2.0, 'nova-compute', 'ERROR', 'nova.image.glance', A + 'Corrupt image download. Hash was '
+                                                                   '1f0e3dad99908345f7439f8ffabdffc4 '
             'expected 9b2f3f1a2d6a5c2e8c1d0e4f7a6b5c3d', 'effect', []),
            (2.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('ImageDownloadException: Corrupt image download. Hash was 1f0e3dad99908345f7439f8ffabdffc4'))]),
     Fault('storage', 'cinder_no_space', 'attach', 'volume',
           'Volumes stay in error state and cannot be attached: "No valid backend was found"',
-          [(0.0, 'cinder-volume', 'WARNING', 'cinder.volume.drivers.lvm', 'Insufficient free space for volume creation on host '
+          [(0.0, 'cinder-volume', 'WARNING', 'cinder.volume.drivers.lvm', 'Insufficient free space for volume creation '
+                                                                          'on host '
             'controller@lvm#LVM (requested / avail): {size}/0.5', 'root', []),
            (0.2, 'cinder-scheduler', 'ERROR', 'cinder.scheduler.flows.create_volume', 'Failed to run task '
             'cinder.scheduler.flows.create_volume.ScheduleCreateVolumeTask;volume:create: No valid backend was found. '
             'No weighed backends available', 'effect', []),
-           (187.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Volume {vol} did not finish being created even after we '
+           (187.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Volume {vol} did not finish being created '
+                                                                        'even after we '
             'waited 187 seconds or 61 attempts. And its status is error.', 'effect', [])]),
     Fault('storage', 'iscsi_target_failed', 'attach', 'attach',
           'Attaching a volume fails: "Failed to create iscsi target for volume"',
-          [(0.0, 'cinder-volume', 'ERROR', 'cinder.volume.targets.tgt', 'Failed to create iscsi target for volume id:volume-{vol}. '
+          [(0.0, 'cinder-volume', 'ERROR', 'cinder.volume.targets.tgt', 'Failed to create iscsi target for volume '
+                                                                        'id:volume-{vol}. '
             'Please ensure your tgtd config file contains \'include /var/lib/cinder/volumes/*\'', 'root', []),
            (0.1, 'cinder-volume', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB('ISCSITargetCreateFailed: Failed to create iscsi target for volume volume-{vol}.')),
            (0.4, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to attach {vol} at /dev/vdb', 'effect',
-            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume volume-{vol}.'))]),
+            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume '
+                'volume-{vol}.'))]),
 ]
 
 # %% ../nbs/02_simulate.ipynb #61d88d1c
 DISTRACTORS = [
-    ('network', 'neutron-server', 'ERROR', 'neutron.agent.dhcp.agent', '{no_ctx}Unable to reload_allocations dhcp for {uuid}: network not found'),
-    ('database', 'cinder-volume', 'ERROR', 'oslo_db.sqlalchemy.engines', '{no_ctx}Database server has gone away: (pymysql.err.OperationalError) (2006, "MySQL server has gone away")'),
-    ('messaging', 'nova-compute', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Failed to consume message from queue: Socket closed'),
-    ('authentication', 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made requires authentication. from 10.0.0.99'),
-    ('hypervisor', 'nova-compute', 'ERROR', 'nova.virt.libvirt.driver', '{no_ctx}Error from libvirt while getting description of instance-00000{n}: [Error Code 42] Domain not found: no domain with matching uuid \'{uuid}\''),
-    ('image', 'glance-api', 'ERROR', 'glance.api.v2.image_data', 'Failed to upload image data for image {uuid}: checksum mismatch'),
-    ('storage', 'cinder-volume', 'ERROR', 'cinder.volume.drivers.lvm', '{no_ctx}Error reported running lvdisplay: Volume group "cinder-volumes-2" not found'),
-    ('resource_shortage', 'nova-scheduler', 'WARNING', 'nova.scheduler.filters.ram_filter', '{no_ctx}Host compute-{h} does not have 8192 MB usable ram, it only has 1024.0 MB usable ram.'),
+    ('network', 'neutron-server', 'ERROR', 'neutron.agent.dhcp.agent',
+     '{no_ctx}Unable to reload_allocations dhcp for {uuid}: network not found'),
+    ('database', 'cinder-volume', 'ERROR', 'oslo_db.sqlalchemy.engines',
+     '{no_ctx}Database server has gone away: (pymysql.err.OperationalError) (2006, "MySQL server has gone away")'),
+    ('messaging', 'nova-compute', 'ERROR', 'oslo.messaging._drivers.impl_rabbit',
+     '{no_ctx}Failed to consume message from queue: Socket closed'),
+    ('authentication', 'keystone', 'WARNING', 'keystone.common.wsgi',
+     'Authorization failed. The request you have made requires authentication. from 10.0.0.99'),
+    ('hypervisor', 'nova-compute', 'ERROR', 'nova.virt.libvirt.driver',
+     '{no_ctx}Error from libvirt while getting description of instance-00000{n}: [Error Code 42] Domain not found: '
+     'no domain with matching uuid \'{uuid}\''),
+    ('image', 'glance-api', 'ERROR', 'glance.api.v2.image_data',
+     'Failed to upload image data for image {uuid}: checksum mismatch'),
+    ('storage', 'cinder-volume', 'ERROR', 'cinder.volume.drivers.lvm',
+     '{no_ctx}Error reported running lvdisplay: Volume group "cinder-volumes-2" not found'),
+    ('resource_shortage', 'nova-scheduler', 'WARNING', 'nova.scheduler.filters.ram_filter',
+     '{no_ctx}Host compute-{h} does not have 8192 MB usable ram, it only has 1024.0 MB usable ram.'),
 ]
 
-RELATED_BY_OP = {'snapshot': ('image',), 'attach': ('storage',)}   # a snapshot incident's image errors are not unrelated
+RELATED_BY_OP = {'snapshot': ('image',), 'attach': ('storage',)}  # a snapshot incident's image errors are not unrelated
 
 def _distract(cloud: Cloud, minutes: float, n: int, exclude: set, seed: int):
     "Add `n` one-off errors of categories not in `exclude`, from a random stream of their own."
@@ -514,16 +600,20 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
     if out.exists() and any(out.iterdir()):
         if not force: raise RCAError(f'{out} is not empty; choose a new folder or pass --force to overwrite')
         others = [p.name for p in out.iterdir() if p.name not in ours]
-        if others: raise RCAError(f'{out} holds files the simulator did not write ({others[0]}, ...); choose a new folder')
+        if others:
+            raise RCAError(f'{out} holds files the simulator did not write ({others[0]}, ...); choose a new folder')
         for p in out.iterdir(): p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     cloud = Cloud(seed)
     cats = faults if faults is not None else [cloud.rng.choice(CATEGORIES)]
     chosen = [cloud.rng.choice([f for f in FAULTS if f.category == c]) for c in cats]
-    chosen = [Fault(**{k: getattr(f, k) for k in ('category', 'name', 'op', 'stage', 'issue', 'chain')}) for f in chosen]
+    chosen = [Fault(**{k: getattr(f, k) for k in ('category', 'name', 'op', 'stage', 'issue',
+                                                  'chain')}) for f in chosen]
     _schedule(cloud, minutes, chosen)
     if distractors < 0: raise RCAError('--distractors must be 0 or more')
-    if distractors: _distract(cloud, minutes, distractors, {c for f in chosen for c in (f.category, *RELATED_BY_OP.get(f.op, ()))}, seed)
+    if distractors: _distract(cloud, minutes, distractors, {c for f in chosen for c in (f.category,
+                                                                                        *RELATED_BY_OP.get(f.op, ()))},
+                              seed)
     order = sorted(range(len(cloud.events)), key=lambda i: (cloud.events[i].t, i))
     where: dict[int, tuple[str, int]] = {}
     streams: dict[str, list[str]] = {}
@@ -541,9 +631,11 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
     for fname, lines in streams.items(): (out / fname).write_text('\n'.join(lines) + '\n', encoding='utf-8')
     incidents = []
     for f in chosen:
-        tagged = [(i, cloud.events[i]) for i in order if cloud.events[i].tag in (f'root:{f.incident}', f'effect:{f.incident}')]
+        tagged = [(i, cloud.events[i]) for i in order if cloud.events[i].tag in (f'root:{f.incident}',
+                                                                                 f'effect:{f.incident}')]
         rec = lambda i, e: {'file': where[i][0], 'line': where[i][1], 'service': e.service, 'level': e.level,
-                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ', timespec='milliseconds'),
+                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ',
+                                                                                       timespec='milliseconds'),
                             'message': e.message}
         incidents.append({'category': f.category, 'variant': f.name, 'issue': f.issue,
                           'root_cause': [rec(i, e) for i, e in tagged if e.tag.startswith('root')],

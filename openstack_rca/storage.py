@@ -17,7 +17,7 @@ __all__ = ['MANIFEST', 'VOLATILE', 'experiment_slug', 'check_model_name', 'versi
 
 # %% ../nbs/06_storage.ipynb #c6eb5bf7
 MANIFEST = '_manifest.json'
-VOLATILE = {MANIFEST, 'registered_model_meta'}      # MLflow rewrites registered_model_meta on every download of a version
+VOLATILE = {MANIFEST, 'registered_model_meta'}  # MLflow rewrites registered_model_meta on every download of a version
 
 def experiment_slug(experiment: str) -> str:
     "Lower case, runs of anything but letters and digits as one '-': `openstack_rca_system_staging` → `openstack-rca-system-staging`."
@@ -46,7 +46,8 @@ def run_prefix(experiment: str, when: dt.datetime | None = None) -> str:
 _VERSION_DIR = re.compile(r'^(?P<slug>[a-z0-9][a-z0-9-]*)_(?P<n>\d{4,})(?:-(?P<claim>[2-9]|[1-9]\d+))?/$')
 
 def version_of(prefix: str) -> int | None:
-    "The version number of a top-level version folder name (`slug_0015/`, `slug_0015-2/` → 15); None for run folders and anything else."
+    """The version number of a top-level version folder name (`slug_0015/`, `slug_0015-2/` → 15); None for run folders
+    and anything else."""
     m = _VERSION_DIR.match(prefix)
     return int(m['n']) if m else None
 
@@ -122,11 +123,14 @@ def artifact_root(root: str | None = None) -> str | None:
     root = str(root)
     if root.startswith('s3://'):
         if not re.match(r'^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$', root):
-            raise RCAError(f'artifact root {root!r} is not a valid s3://bucket/prefix (--artifact-root or MLFLOW_ARTIFACT_ROOT)')
+            raise RCAError(
+                f'artifact root {root!r} is not a valid s3://bucket/prefix (--artifact-root or MLFLOW_ARTIFACT_ROOT)'
+            )
         return root.rstrip('/')
     if root.startswith('file://'):
         u = urllib.parse.urlsplit(root)
-        if u.netloc not in ('', 'localhost'): raise RCAError(f'artifact root {root!r}: file:// URIs name a local folder')
+        if u.netloc not in ('',
+                            'localhost'): raise RCAError(f'artifact root {root!r}: file:// URIs name a local folder')
         root = urllib.parse.unquote(u.path)
     elif re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', root):
         raise RCAError(f'artifact root must be s3://bucket/prefix, file:///path or a folder, not {root!r} '
@@ -195,7 +199,8 @@ def keys(self: Store, rel_prefix: str) -> list[tuple[str, int]]:
 @patch
 def delete_prefix(self: Store, rel_prefix: str) -> int:
     "Delete every object under `rel_prefix` (a folder: end it with '/'); returns how many."
-    if rel_prefix and not rel_prefix.endswith('/'): raise RCAError(f'refusing to delete {rel_prefix!r}: a folder ends with /')
+    if rel_prefix and not rel_prefix.endswith('/'):
+        raise RCAError(f'refusing to delete {rel_prefix!r}: a folder ends with /')
     names = [k for k, _ in self.keys(rel_prefix)]
     self._delete_keys(names)
     return len(names)
@@ -203,7 +208,8 @@ def delete_prefix(self: Store, rel_prefix: str) -> int:
 # %% ../nbs/06_storage.ipynb #e9aa2cd9
 @patch
 def upload_folder(self: Store, folder, rel_prefix: str, manifest: dict | None = None, progress: bool = False) -> dict:
-    "Upload every file of `folder` under `rel_prefix` with its sha256 as metadata, then check size and sha256 of each object."
+    """Upload every file of `folder` under `rel_prefix` with its sha256 as metadata, then check size and sha256 of each
+    object."""
     from tqdm.auto import tqdm
     folder, manifest = Path(folder), manifest or folder_manifest(folder)
     total = sum(m['size'] for m in manifest['files'].values())
@@ -219,13 +225,16 @@ def check_uploaded(self: Store, rel_prefix: str, manifest: dict):
     have = dict(self.keys(rel_prefix))
     for rel, m in manifest['files'].items():
         if have.get(rel_prefix + rel) != m['size']:
-            raise IntegrityError(f'{self.uri(rel_prefix + rel)}: size {have.get(rel_prefix + rel)} after upload, expected {m["size"]}')
+            raise IntegrityError(
+                f'{self.uri(rel_prefix + rel)}: size {have.get(rel_prefix + rel)} after upload, expected {m["size"]}'
+            )
         if self._stored_sha256(rel_prefix + rel) != m['sha256']:
             raise IntegrityError(f'{self.uri(rel_prefix + rel)}: the stored sha256 does not match the file')
 
 @patch
 def download_folder(self: Store, rel_prefix: str, dest, manifest: dict, progress: bool = False) -> Path:
-    "Download the files of `manifest` from `rel_prefix` into a new folder `dest`, verifying each sha256; atomic: `dest` appears complete or not at all."
+    """Download the files of `manifest` from `rel_prefix` into a new folder `dest`, verifying each sha256; atomic:
+    `dest` appears complete or not at all."""
     from tqdm.auto import tqdm
     check_manifest(manifest, self.uri(rel_prefix + MANIFEST))     # before anything is written: no path leaves `dest`
     dest = Path(dest)
@@ -238,7 +247,10 @@ def download_folder(self: Store, rel_prefix: str, dest, manifest: dict, progress
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 self._get_file(rel_prefix + rel, tmp / rel, bar.update)
                 if sha256_file(tmp / rel) != m['sha256']:
-                    raise IntegrityError(f'sha256 mismatch in {self.uri(rel_prefix + rel)}: the object is corrupted or was changed after publishing')
+                    raise IntegrityError(
+                        f'sha256 mismatch in {self.uri(rel_prefix + rel)}: the object is corrupted or was changed after'
+                        ' publishing'
+                    )
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         if dest.exists(): shutil.rmtree(dest)
         tmp.rename(dest)
@@ -273,8 +285,11 @@ def lock(self: Store, name: str, wait: float = 300, ttl: float = 1800):
             self._delete_keys([rel])
             continue
         if time.monotonic() > deadline:
-            raise S3Error(f"another publish of {name} holds {self.uri(rel)} since {(other or {}).get('since')} "
-                          f"(host {(other or {}).get('host')}, pid {(other or {}).get('pid')}); retry later, or delete that object if its process is gone")
+            raise S3Error(
+                f"another publish of {name} holds {self.uri(rel)} since {(other or {}).get('since')} (host"
+                f" {(other or {}).get('host')}, pid {(other or {}).get('pid')}); retry later, or delete that object if"
+                " its process is gone"
+            )
         time.sleep(0.2 + random.random() * 0.3)
     try: yield me
     finally:
@@ -299,7 +314,9 @@ def version_manifest(self: Store, folder: str) -> dict | None:
     return self.get_json(folder + MANIFEST)
 
 @patch
-def latest_version(self: Store, name: str, below: int | None = None, skipped: list | None = None) -> tuple[int, str, dict] | None:
+def latest_version(
+    self: Store, name: str, below: int | None = None, skipped: list | None = None
+) -> tuple[int, str, dict] | None:
     """(version, folder, manifest) of the highest complete version of `name` (below `below` if given), from the store
     alone; the numbers of newer folders that hold files but no manifest (incomplete) are appended to `skipped`."""
     for n, folder in self.version_folders(name):
@@ -431,10 +448,15 @@ def s3_errors(action: str):
     from botocore.exceptions import ReadTimeoutError, ConnectTimeoutError
     try: yield
     except (ReadTimeoutError, ConnectTimeoutError):
-        raise S3Error(f'{action}: S3 endpoint {_endpoint()} did not answer in time, retries included (hung or overloaded? '
-                      'check the server and MLFLOW_S3_ENDPOINT_URL)') from None
+        raise S3Error(
+            f'{action}: S3 endpoint {_endpoint()} did not answer in time, retries included (hung or overloaded? '
+            'check the server and MLFLOW_S3_ENDPOINT_URL)'
+        ) from None
     except (EndpointConnectionError, ConnectionError) as e:
-        raise S3Error(f'{action}: S3 endpoint {_endpoint()} is unreachable (check MLFLOW_S3_ENDPOINT_URL and that the server runs)') from None
+        raise S3Error(
+            f'{action}: S3 endpoint {_endpoint()} is unreachable (check MLFLOW_S3_ENDPOINT_URL and that the server'
+            ' runs)'
+        ) from None
     except NoCredentialsError:
         raise S3Error(f'{action}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)') from None
     except ClientError as e:
@@ -484,7 +506,8 @@ class S3Store(Store):
     @property
     def transfer(self):
         from boto3.s3.transfer import TransferConfig
-        return TransferConfig(multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_chunksize)
+        return TransferConfig(multipart_threshold=self.multipart_threshold,
+                              multipart_chunksize=self.multipart_chunksize)
 
     def key(self, rel: str) -> str: return f'{self.prefix}/{rel}' if self.prefix else rel
     def uri(self, rel: str = '') -> str: return f's3://{self.bucket}/{self.key(rel)}'
@@ -496,7 +519,10 @@ class S3Store(Store):
             try: self.client.head_bucket(Bucket=self.bucket)
             except ClientError as e:
                 if e.response.get('Error', {}).get('Code') in ('404', 'NoSuchBucket', 'NotFound'):
-                    raise S3Error(f'S3 bucket {self.bucket}: the bucket does not exist at {_endpoint()} (create it, or fix --artifact-root)') from None
+                    raise S3Error(
+                        f'S3 bucket {self.bucket}: the bucket does not exist at {_endpoint()} (create it, or fix'
+                        ' --artifact-root)'
+                    ) from None
                 raise
         return self
 
@@ -524,14 +550,17 @@ def get_json(self: S3Store, rel: str):
 
 @patch
 def put_json(self: S3Store, rel: str, obj, only_if_new: bool = False) -> bool:
-    "Write `obj` as JSON; with `only_if_new` a conditional write (If-None-Match) that returns False when the key exists."
+    """Write `obj` as JSON; with `only_if_new` a conditional write (If-None-Match) that returns False when the key
+    exists."""
     from botocore.exceptions import ClientError
     body = json.dumps(obj, indent=1, sort_keys=True).encode()
     kw = {'IfNoneMatch': '*'} if only_if_new else {}
     with s3_errors(f'writing {self.uri(rel)}'):
-        try: self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=body, ContentType='application/json', **kw)
+        try: self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=body, ContentType='application/json',
+                                    **kw)
         except ClientError as e:
-            if only_if_new and e.response['Error']['Code'] in ('PreconditionFailed', 'ConditionalRequestConflict', '412', '409'): return False
+            if only_if_new and e.response['Error']['Code'] in ('PreconditionFailed', 'ConditionalRequestConflict',
+                                                               '412', '409'): return False
             raise
     return True
 
@@ -539,8 +568,10 @@ def put_json(self: S3Store, rel: str, obj, only_if_new: bool = False) -> bool:
 def _delete_keys(self: S3Store, rels: list[str]):
     with s3_errors(f'deleting under {self.uri()}'):
         for i in range(0, len(rels), 1000):
-            self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': [{'Key': self.key(k)} for k in rels[i:i + 1000]],
-                                                                   'Quiet': True})
+            self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={'Objects': [{'Key': self.key(k)} for k in rels[i : i + 1000]], 'Quiet': True},
+            )
 
 @patch
 def _put_file(self: S3Store, path, rel: str, sha256: str, callback):
@@ -567,7 +598,9 @@ def open_store(root: str | None = None) -> Store:
     "The store of `root` (default: the settings' artifact root): `S3Store` for `s3://`, `LocalStore` for a folder."
     root = artifact_root(root)
     if root is None:
-        raise RCAError('no artifact root: pass --artifact-root s3://bucket/prefix or a folder, or set MLFLOW_ARTIFACT_ROOT')
+        raise RCAError(
+            'no artifact root: pass --artifact-root s3://bucket/prefix or a folder, or set MLFLOW_ARTIFACT_ROOT'
+        )
     return S3Store(root) if root.startswith('s3://') else LocalStore(root)
 
 def store_at(source: str) -> tuple[Store, str]:

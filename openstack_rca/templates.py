@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .logs import RCAError
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['WILDCARD', 'MASKS', 'UNSEEN_ID', 'UNSEEN_TEMPLATE', 'STATE_VERSION', 'mask_regex', 'mask', 'TemplateMiner',
-           'fast_keys', 'learn', 'match', 'fit', 'transform', 'template', 'to_dict', 'from_dict', 'save', 'load',
-           'templates_frame', 'mine_templates', 'grouping_accuracy', 'normalize_template', 'parsing_accuracy',
+           'fast_keys', 'mine_templates', 'grouping_accuracy', 'normalize_template', 'parsing_accuracy',
            'loghub_accuracy']
 
 # %% ../nbs/01_templates.ipynb #864f4a9d
@@ -52,7 +52,8 @@ _DIGIT_RE = re.compile(r'\d')
 def _has_digit(tok: str) -> bool: return _DIGIT_RE.search(tok) is not None
 
 def _template_regex(tokens: list[str]) -> re.Pattern:
-    "A regex that fully matches the lines a template covers, written the usual way: single spaces, `<*>` = non-blank text."
+    """A regex that fully matches the lines a template covers, written the usual way: single spaces, `<*>` = non-blank
+    text."""
     return re.compile(' '.join(r'\S+'.join(map(re.escape, t.split(WILDCARD))) for t in tokens))
 
 def _first_line(message: str) -> str:
@@ -83,6 +84,7 @@ class TemplateMiner:
     def __repr__(self): return f'TemplateMiner({len(self)} templates, {sum(self.counts.values())} messages learned)'
 
 # %% ../nbs/01_templates.ipynb #cc1eb2ee
+@patch
 def _leaf(self: TemplateMiner, tokens: list[str], create: bool = True) -> list[int] | None:
     "The tree leaf (list of template ids) for a token list: length, then the first `depth-2` tokens."
     node = self._tree.get(len(tokens))
@@ -103,6 +105,7 @@ def _leaf(self: TemplateMiner, tokens: list[str], create: bool = True) -> list[i
     if leaf is None and create: leaf = node[None] = []
     return leaf
 
+@patch
 def _similar(self: TemplateMiner, leaf: list[int], tokens: list[str]) -> int | None:
     "The template of `leaf` that `tokens` may join, by Drain similarity and the no-word-merge rule; None if none."
     best, best_sim, n = None, -1.0, len(tokens) or 1
@@ -115,14 +118,14 @@ def _similar(self: TemplateMiner, leaf: list[int], tokens: list[str]) -> int | N
         if a != b and a != WILDCARD and not (_has_digit(a) and _has_digit(b)): return None
     return best
 
-TemplateMiner._leaf, TemplateMiner._similar = _leaf, _similar
-
 # %% ../nbs/01_templates.ipynb #d358ed89
+@patch
 def _fast(self: TemplateMiner, line: str, key: bytes) -> int | None:
     for tid in self._keys.get(key, ()):
         if self._rx[tid].fullmatch(line) is not None: return tid
     return None
 
+@patch
 def _remember(self: TemplateMiner, key: bytes, masked: str, tid: int):
     if len(self._exact) >= self.cache_size or len(self._keys) >= self.cache_size: self._clear_caches()
     self._exact[masked] = tid
@@ -131,6 +134,7 @@ def _remember(self: TemplateMiner, key: bytes, masked: str, tid: int):
         cands.insert(0, tid); del cands[8:]
     if tid not in self._rx: self._rx[tid] = _template_regex(self.tokens[tid])
 
+@patch
 def _learn_line(self: TemplateMiner, line: str, key: bytes) -> int:
     tid = self._fast(line, key)
     if tid is None:
@@ -152,6 +156,7 @@ def _learn_line(self: TemplateMiner, line: str, key: bytes) -> int:
     self.counts[tid] += 1
     return tid
 
+@patch
 def _match_line(self: TemplateMiner, line: str, key: bytes) -> int:
     tid = self._fast(line, key)
     if tid is not None: return tid
@@ -169,22 +174,23 @@ def fast_keys(lines: list[str]) -> list[bytes]:
     "Cheap lossy keys for many lines at once: their bytes with digits and lowercase hex letters deleted."
     return '\n'.join(lines).encode('utf-8', 'surrogatepass').translate(None, _KEY_DELETE).split(b'\n')
 
-TemplateMiner._fast, TemplateMiner._remember = _fast, _remember
-TemplateMiner._learn_line, TemplateMiner._match_line = _learn_line, _match_line
-
 # %% ../nbs/01_templates.ipynb #c036058e
+@patch
 def learn(self: TemplateMiner, message: str) -> int:
     "Learn one message; return its template id (new or existing)."
     line = _first_line(message)
     return self._learn_line(line, fast_keys([line])[0])
 
+@patch
 def match(self: TemplateMiner, message: str) -> int:
     "Template id of a message without learning; `UNSEEN_ID` when no template covers it."
     line = _first_line(message)
     return self._match_line(line, fast_keys([line])[0])
 
+@patch
 def _batch(self: TemplateMiner, messages, one) -> np.ndarray:
-    "Template ids of many messages; `one` is `_learn_line` or `_match_line`. The fast path is inlined: it is the hot loop."
+    """Template ids of many messages; `one` is `_learn_line` or `_match_line`. The fast path is inlined: it is the hot
+    loop."""
     lines = [m if '\n' not in m else _first_line(m) for m in messages]
     keys = fast_keys(lines)
     assert len(keys) == len(lines)                       # lines hold no '\n', so the split cannot drift
@@ -198,25 +204,26 @@ def _batch(self: TemplateMiner, messages, one) -> np.ndarray:
         out.append(tid)
     return np.array(out, dtype=np.int64)
 
+@patch
 def fit(self: TemplateMiner, messages) -> np.ndarray:
     "Learn many messages; return their template ids."
     return self._batch(list(messages), self._learn_line)
 
+@patch
 def transform(self: TemplateMiner, messages) -> np.ndarray:
     "Match-only: template ids of many messages, `UNSEEN_ID` for lines no template covers."
     return self._batch(list(messages), self._match_line)
 
+@patch
 def template(self: TemplateMiner, tid: int) -> str:
     "The template text of an id (`<unseen>` for `UNSEEN_ID` or an unknown id)."
     toks = self.tokens.get(int(tid))
     return ' '.join(toks) if toks is not None else UNSEEN_TEMPLATE
 
-TemplateMiner.learn, TemplateMiner.match, TemplateMiner._batch = learn, match, _batch
-TemplateMiner.fit, TemplateMiner.transform, TemplateMiner.template = fit, transform, template
-
 # %% ../nbs/01_templates.ipynb #1ee78ad0
 STATE_VERSION = 1
 
+@patch
 def to_dict(self: TemplateMiner) -> dict:
     "The miner's state as JSON-able data."
     return {'format': 'openstack-rca/template-miner', 'version': STATE_VERSION,
@@ -226,12 +233,13 @@ def to_dict(self: TemplateMiner) -> dict:
             'templates': [{'id': t, 'template': ' '.join(toks), 'tokens': toks, 'count': self.counts[t]}
                           for t, toks in sorted(self.tokens.items())]}
 
-@classmethod
-def from_dict(cls, d: dict) -> TemplateMiner:
+@patch(cls_method=True)
+def from_dict(cls: TemplateMiner, d: dict) -> TemplateMiner:
     "Rebuild a miner from `to_dict` output."
     if not isinstance(d, dict) or d.get('format') != 'openstack-rca/template-miner':
         raise RCAError('not a template-miner state (expected JSON written by TemplateMiner.save)')
-    if d.get('version') != STATE_VERSION: raise RCAError(f"template-miner state version {d.get('version')} is not supported")
+    if d.get('version') != STATE_VERSION:
+        raise RCAError(f"template-miner state version {d.get('version')} is not supported")
     m = cls(**d['params'], masks=d['masks'])
     for t in d['templates']:
         tid, toks = int(t['id']), list(t['tokens'])
@@ -239,6 +247,7 @@ def from_dict(cls, d: dict) -> TemplateMiner:
         m._leaf(toks).append(tid)
     return m
 
+@patch
 def save(self: TemplateMiner, path) -> Path:
     "Write the state as JSON (atomically)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,22 +255,21 @@ def save(self: TemplateMiner, path) -> Path:
     tmp.write_text(json.dumps(self.to_dict(), indent=1)); tmp.replace(path)
     return path
 
-@classmethod
-def load(cls, path) -> TemplateMiner:
+@patch(cls_method=True)
+def load(cls: TemplateMiner, path) -> TemplateMiner:
     "Read a state written by `save`; a missing or damaged file is a clear error."
     try: d = json.loads(Path(path).read_text())
     except FileNotFoundError: raise RCAError(f'template state not found: {path}') from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise RCAError(f'template state {path} is not valid JSON: {e}') from None
+    except (json.JSONDecodeError,
+            UnicodeDecodeError) as e: raise RCAError(f'template state {path} is not valid JSON: {e}') from None
     return cls.from_dict(d)
 
+@patch
 def templates_frame(self: TemplateMiner) -> pd.DataFrame:
     "All templates: id, template, count (most frequent first)."
     df = pd.DataFrame({'template_id': list(self.tokens), 'template': [self.template(t) for t in self.tokens],
                        'count': [self.counts[t] for t in self.tokens]})
     return df.sort_values(['count', 'template_id'], ascending=[False, True], ignore_index=True)
-
-TemplateMiner.to_dict, TemplateMiner.from_dict, TemplateMiner.save, TemplateMiner.load = to_dict, from_dict, save, load
-TemplateMiner.templates_frame = templates_frame
 
 # %% ../nbs/01_templates.ipynb #41846e71
 def mine_templates(records: pd.DataFrame, miner: TemplateMiner | None = None, learn: bool = True

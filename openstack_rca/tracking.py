@@ -132,7 +132,8 @@ def save_scorer(scorer: DeepLogScorer, path) -> Path:
     if path.exists(): raise RCAError(f'{path} exists; choose a new folder')
     sig, x = _signature(scorer)
     with tempfile.TemporaryDirectory() as d:
-        mlflow.tensorflow.save_model(scorer.model, str(path), signature=sig, input_example=x, extra_files=_scorer_files(scorer, Path(d)))
+        mlflow.tensorflow.save_model(scorer.model, str(path), signature=sig, input_example=x,
+                                     extra_files=_scorer_files(scorer, Path(d)))
     return path
 
 def log_scorer(scorer: DeepLogScorer, name: str = 'model'):

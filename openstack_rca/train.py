@@ -33,7 +33,8 @@ def data_fingerprint(records: pd.DataFrame) -> str:
 def git_commit() -> str | None:
     "The project's git commit, when training runs from a checkout."
     root = project_root()
-    try: return subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5).stdout.strip() or None
+    try: return subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                               timeout=5).stdout.strip() or None
     except Exception: return None
 
 def plot_history(history: dict):
@@ -89,14 +90,17 @@ def _tracking_failures() -> tuple:
 
 def _next_local_dir(models_dir, name: str) -> Path:
     models_dir = Path(models_dir)
-    taken = [int(p.name.rsplit('_v', 1)[1]) for p in models_dir.glob(f'{name}_v*') if p.name.rsplit('_v', 1)[1].isdigit()]
+    taken = [
+        int(p.name.rsplit('_v', 1)[1]) for p in models_dir.glob(f'{name}_v*') if p.name.rsplit('_v', 1)[1].isdigit()
+    ]
     return models_dir / f'{name}_v{max(taken, default=0) + 1}'
 
 # %% ../nbs/08_train.ipynb #21423e49
 def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str | None = None,
           register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool | None = None, models_dir='models', by: str = 'auto',
           verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
-    "Train a scorer on `logs`; track it in MLflow (as a child of `parent_run_id`, if given) and register it, or save it under `models_dir`."
+    """Train a scorer on `logs`; track it in MLflow (as a child of `parent_run_id`, if given) and register it, or save
+    it under `models_dir`."""
     cfg = cfg or ModelConfig()
     check_model_name(register_as)                    # a name that would leave its folder fails before any training
     root = artifact_root(root)                       # a malformed --artifact-root fails before any training
@@ -104,8 +108,10 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     tracking = tracking_enabled(no_mlflow)
     if tracking: check_root_for_registry(root, uri)      # a pairing the registry would refuse fails before training
     if tracking and not reachable(uri):
-        warnings.append(f'MLflow tracking server {uri} is unreachable: training without tracking, the model goes to {models_dir}/'
-                        + (f' (publish it to {root} later with openstack-rca models publish)' if root else ''))
+        warnings.append(
+            f'MLflow tracking server {uri} is unreachable: training without tracking, the model goes to {models_dir}/'
+            + (f' (publish it to {root} later with openstack-rca models publish)' if root else '')
+        )
         tracking = False
     elif not tracking and root:
         warnings.append(f'tracking is off: nothing is published to {root}, the model goes to {models_dir}/')
@@ -125,10 +131,13 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     with using_store(uri):
         try:
             exp_id = ensure_experiment(experiment)
-            run = mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True, parent_run_id=parent_run_id)
+            run = mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True,
+                                   parent_run_id=parent_run_id)
         except _tracking_failures() as e:                        # it answered the health check, then failed to start a run
-            warnings.append(f'MLflow tracking server {uri} failed to start a run ({type(e).__name__}): training without '
-                            f'tracking, the model goes to {models_dir}/')
+            warnings.append(
+                f'MLflow tracking server {uri} failed to start a run ({type(e).__name__}): training without '
+                f'tracking, the model goes to {models_dir}/'
+            )
             return _train(run=None, **job)
         result = None
         try:
@@ -136,7 +145,8 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
             result.tracking_uri = uri
             if not result.publish_error:
                 try: mlflow.flush_async_logging()
-                except _tracking_failures() as e: warnings.append(f'some per-epoch metrics were not logged ({type(e).__name__})')
+                except _tracking_failures() as e: warnings.append(f'some per-epoch metrics were not logged '
+                                                                  f'({type(e).__name__})')
         finally: _end_run(failed=result is None or bool(result.publish_error))
     return result
 
@@ -146,7 +156,8 @@ def _end_run(failed: bool):
     try: mlflow.end_run('FAILED' if failed else 'FINISHED')
     except _tracking_failures(): pass
 
-def _train(records, report, cfg, eval_logs, run, params, name, register_as, models_dir, by, verbose, warnings, experiment, root) -> TrainResult:
+def _train(records, report, cfg, eval_logs, run, params, name, register_as, models_dir, by, verbose, warnings,
+           experiment, root) -> TrainResult:
     "Fit, evaluate, and either log + register into the active run (`run` given) or save under `models_dir`."
     tracking = run is not None
     t0 = time.perf_counter()
@@ -166,8 +177,10 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
     except _tracking_failures() as e:                       # the tracking server died mid-run: the trained model is kept
         result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
         result.run_id = run.info.run_id
-        result.publish_error = (f'the MLflow tracking server stopped answering during run {name} ({type(e).__name__}); '
-                                f'the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}')
+        result.publish_error = (
+            f'the MLflow tracking server stopped answering during run {name} ({type(e).__name__}); '
+            f'the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}'
+        )
         return result
 
 def _publish_later(model_dir, run, root) -> str:
@@ -191,7 +204,8 @@ def _track(result, scorer, history, metrics, report, records, cfg, run, params, 
         mlflow.log_artifacts(str(arts))
         if not root:
             info = log_scorer(scorer)
-            digest = folder_manifest(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(Path(tmp) / 'dl')))['sha256']
+            digest = folder_manifest(mlflow.artifacts.download_artifacts(info.model_uri,
+                                                                         dst_path=str(Path(tmp) / 'dl')))['sha256']
             v = mlflow.register_model(info.model_uri, register_as, tags={**tags, 'sha256': digest})
             mlflow.MlflowClient().update_model_version(register_as, v.version, description=desc)
             result.model_source = v.source
@@ -203,7 +217,9 @@ def _track(result, scorer, history, metrics, report, records, cfg, run, params, 
                 result.model_dir = _next_local_dir(models_dir, register_as)
                 result.model_dir.parent.mkdir(parents=True, exist_ok=True)
                 import shutil; shutil.copytree(model, result.model_dir)
-                result.publish_error = f'{e}; the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}'
+                result.publish_error = (
+                    f'{e}; the model is saved in {result.model_dir}: {_publish_later(result.model_dir, run, root)}'
+                )
                 try: mlflow.set_tag('publish_error', str(e)[:500])
                 except _tracking_failures(): pass           # the registry that failed may be the tracking server
                 result.run_id = run.info.run_id
@@ -220,7 +236,8 @@ def _run_artifacts(d: Path, scorer, history, metrics, report) -> Path:
     if 'tp' in metrics: plot_confusion(metrics).savefig(d / 'plots' / 'confusion_matrix.png', dpi=100); plt.close('all')
     lines = []; scorer.model.summary(print_fn=lines.append)
     (d / 'model_summary.txt').write_text('\n'.join(lines))
-    for fname, obj in (('parse_report.json', report.to_dict()), ('templates.json', scorer.miner.to_dict()), ('vocabulary.json', scorer.vocab.to_dict())):
+    for fname, obj in (('parse_report.json', report.to_dict()), ('templates.json', scorer.miner.to_dict()),
+                       ('vocabulary.json', scorer.vocab.to_dict())):
         (d / fname).write_text(json.dumps(obj, indent=1))
     return d
 
@@ -234,7 +251,8 @@ def _upload_run_folder(arts: Path, root: str, experiment: str, run, warnings: li
         base = run_prefix(experiment, when).rstrip('/')
         for i in range(1, 100):
             rel = f'{base}/' if i == 1 else f'{base}-{i}/'
-            if store.put_json(rel + '_run.json', {'run_id': run.info.run_id, 'run_name': run.info.run_name, 'experiment': experiment}, only_if_new=True): break
+            if store.put_json(rel + '_run.json', {'run_id': run.info.run_id, 'run_name': run.info.run_name,
+                                                  'experiment': experiment}, only_if_new=True): break
         store.upload_folder(arts, rel)
     except S3Error as e:
         warnings.append(f'run artifacts not copied to S3 ({e}); they are in the MLflow run')
@@ -258,7 +276,8 @@ def default_notebook() -> Path:
     "The project's parameterised training notebook."
     root = project_root()
     nb = root / 'nbs' / '_train.ipynb' if root else None
-    if nb is None or not nb.exists(): raise RCAError('training notebook not found: pass --notebook PATH (nbs/_train.ipynb in a checkout)')
+    if nb is None or not nb.exists():
+        raise RCAError('training notebook not found: pass --notebook PATH (nbs/_train.ipynb in a checkout)')
     return nb
 
 def sweep(logs, params: dict, notebook=None, eval_logs=None, experiment: str | None = None,
@@ -277,7 +296,10 @@ def sweep(logs, params: dict, notebook=None, eval_logs=None, experiment: str | N
     if not grid: raise RCAError('nothing to sweep: give at least one -p NAME VALUE ...')
     notebook = Path(notebook) if notebook else default_notebook()
     uri = tracking_uri()
-    if not reachable(uri): raise RCAError(f'MLflow tracking server {uri} is unreachable: a sweep needs tracking (check MLFLOW_TRACKING_URI)')
+    if not reachable(uri):
+        raise RCAError(
+            f'MLflow tracking server {uri} is unreachable: a sweep needs tracking (check MLFLOW_TRACKING_URI)'
+        )
     experiment = experiment_name(experiment)
     name = run_name(experiment) + '_sweep'
     out = Path(out_dir) / name

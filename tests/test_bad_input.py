@@ -144,3 +144,18 @@ def test_a_flood_of_blank_lines_and_a_gzip_bomb_are_counted(cli, tmp_path):
     p = cli('parse', d, '--out', tmp_path / 'o.csv', '--no-cache')
     assert p.returncode == 0 and 'skipped blank:' in p.stdout and 'size_cap: 1' in p.stdout, p.stdout + p.stderr
     assert len(pd.read_csv(tmp_path / 'o.csv')) == 1
+
+
+def test_export_to_a_folder_and_the_same_file_twice(cli, tmp_path):
+    """`models export --out` naming a folder: one line, exit 2, never "internal error". The same log file given twice
+    (by name twice, by its folder and its name, by two spellings of its folder) is read once."""
+    from helpers import rca
+    import mlflow
+    mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()     # an (empty) embedded store here
+    (tmp_path / 'a-folder').mkdir()
+    p = rca(tmp_path, 'models', 'export', '--out', 'a-folder')
+    assert p.returncode == 2 and 'cannot use a-folder' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    d = tmp_path / 'in'; d.mkdir(); (d / 'nova-compute.log').write_bytes(GOOD * 3)
+    for args in ((d / 'nova-compute.log', d / 'nova-compute.log'), (d, d / 'nova-compute.log'), (d, tmp_path / 'in' / '..' / 'in')):
+        p = cli('parse', *args, '--out', tmp_path / 'o.csv', '--quiet', '--no-cache')
+        assert p.returncode == 0 and len(pd.read_csv(tmp_path / 'o.csv')) == 3, (args, p.stdout, p.stderr)
