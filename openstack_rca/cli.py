@@ -197,7 +197,8 @@ def cmd_models(a) -> int:
         p = reg.load_model(a.model, a.ref, root=a.artifact_root, models_dir=a.models_dir).provenance
         print(json.dumps(p.to_dict(), indent=1) if a.json else f'loaded {p}\n  folder: {p.path}')
     elif c == 'publish':
-        mv = reg.publish_version(a.path, a.model, a.experiment, run_id=a.run_id, tags={'published_from': str(Path(a.path).resolve())[:250]},
+        mv = reg.publish_version(a.path, a.model, a.experiment, run_id=a.run_id,
+                                 tags={'published_from': str(Path(a.path).resolve())[:250]},
                                  store=reg.open_store(a.artifact_root), progress=True)
         print(f'published {a.model} version {mv.version}: {mv.source} (sha256 {mv.tags["sha256"]})')
     elif c == 'promote':
@@ -260,7 +261,8 @@ def cmd_experiments(a) -> int:
     return 0
 
 def _models_parser(sub):
-    p = sub.add_parser('models', help='manage registered model versions: list, promote, validate, compare, cleanup, ...',
+    p = sub.add_parser('models',
+                       help='manage registered model versions: list, promote, validate, compare, cleanup, ...',
                        description='Manage registered model versions in the MLflow registry (MLFLOW_TRACKING_URI, '
                                    'default the embedded '
                                    'mlflow.db) and their folders in S3 (MLFLOW_ARTIFACT_ROOT / --artifact-root, '
@@ -401,9 +403,9 @@ def _analyze_parser(sub):
     s.add_argument('--logs', required=True, nargs='+', metavar='PATH', help='log files or folders')
     s.add_argument('--issue', required=True,
                    help='what users see, in words: "instances go to ERROR and cannot get IPs"')
-    s.add_argument('--log-issue', action='store_true', help='record the issue text in MLflow too (default: only its '
-                                                            'sha256 and '
-                   'length; the report artifacts say "issue withheld")')
+    s.add_argument('--log-issue', action='store_true',
+                   help='record the issue text in MLflow too (default: only its sha256 and length; the report '
+                        'artifacts say "issue withheld")')
     s.add_argument('--fast', '--fast-mode', action='store_true',
                    help='no model: template rarity, severity, chains and relevance only')
     s.add_argument('--model', metavar='REF',

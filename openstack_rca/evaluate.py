@@ -150,7 +150,8 @@ def evaluate_cases(cases, scorer=None, top: int = 10, progress: bool = False) ->
             t = time.perf_counter()
             rep = analyze(case, inc['issue'], scorer=scorer, top=top)
             rank = first_hit(rep, inc)
-            rows.append({'case': Path(case).name, 'category': inc['category'], 'variant': inc.get('variant', ''), 'predicted': rep.category,
+            rows.append({'case': Path(case).name, 'category': inc['category'], 'variant': inc.get('variant', ''),
+                         'predicted': rep.category,
                          'confidence': rep.confidence, 'rank': rank, 'seconds': round(time.perf_counter() - t, 3)})
     if not rows: raise RCAError('no incidents in the given cases (labels.json lists none)')
     df = pd.DataFrame(rows)

@@ -227,7 +227,8 @@ class DeepLogScorer:
                    baseline)
 
 # %% ../nbs/04_model.ipynb #c290ca93
-def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 'auto', miner: TemplateMiner | None = None,
+def fit_scorer(records: pd.DataFrame, cfg: ModelConfig | None = None, by: str = 'auto',
+               miner: TemplateMiner | None = None,
                callbacks=(), verbose: int = 0) -> tuple[DeepLogScorer, dict]:
     "Train a scorer on (normal) records; returns it and the training history."
     cfg = cfg or ModelConfig()
@@ -287,7 +288,8 @@ def graphlog_benchmark(data, train_ratio: float = 0.05, seed: int = 0, cfg: Mode
         return np.bincount(ss, weights=unexpected(*score_windows(model, Xs, ys), g, limit), minlength=len(seqs)) > 0
     t0 = time.perf_counter()
     fn, fa = flags(test), flags(abnormal)
-    return {'dataset': 'GraphLog OpenStackLog', 'train_sessions': n_train, 'test_normal': len(test), 'test_abnormal': len(abnormal),
+    return {'dataset': 'GraphLog OpenStackLog', 'train_sessions': n_train, 'test_normal': len(test),
+            'test_abnormal': len(abnormal),
             **detection_metrics(fn, fa), 'top_g': g, 'surprise_limit': round(limit, 3), 'epochs': len(hist['loss']), 'train_seconds': round(train_s, 1),
             'score_seconds': round(time.perf_counter() - t0, 1), 'config': cfg.to_dict()}
 

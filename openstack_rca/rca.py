@@ -240,8 +240,8 @@ _TOKEN = re.compile(r'\w+', re.U)
 
 def _shingles(text: str, n: int = 4) -> set:
     "Runs of `n` words (ids, numbers and words with digits left out: they are not what a message says)."
-    toks = [t for t in _TOKEN.findall(_ID_RE.sub(' ',
-                                                 text).lower()) if len(t) > 1 and not any(ch.isdigit() for ch in t)]
+    toks = [t for t in _TOKEN.findall(_ID_RE.sub(' ', text).lower())
+            if len(t) > 1 and not any(ch.isdigit() for ch in t)]
     return {' '.join(toks[i:i + n]) for i in range(len(toks) - n + 1)}
 
 def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: str) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +278,8 @@ def _file_label(path: str, inputs: list[Path]) -> str:
         elif p.resolve() == base.resolve(): return str(base)
     return str(p)
 
-def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None, baseline: Baseline | None = None,
+def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None,
+                  baseline: Baseline | None = None,
                   lstm_weight: float = 0.6) -> pd.DataFrame:
     """Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance,
     anchor, score."""

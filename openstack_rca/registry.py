@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 from .core import RCAError, current
 from .logs import default_cache_dir
-from .tracking import (DEFAULT_MODEL_NAME, tracking_enabled, tracking_uri, is_embedded, reachable, using_store,
+from .tracking import (DEFAULT_MODEL_NAME, tracking_enabled, tracking_uri, is_embedded, reachable,
+                                    using_store,
                                     experiment_name, load_scorer)
-from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityError, MANIFEST, artifact_root, split_s3_uri, version_prefix,
+from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityError, MANIFEST,
+                                   artifact_root, split_s3_uri, version_prefix,
                                    folder_manifest, check_model_name, owned_folder)
 
 # %% auto #0
@@ -85,8 +87,8 @@ def cached_version(name: str, version: int, sha256: str | None = None) -> Path |
 def cached_versions(name: str) -> list[int]:
     "Version numbers of `name` in the cache, highest first."
     root = model_cache(name)
-    found = {int(m[1]) for d in (root.iterdir() if root.exists() else []) if (m := re.fullmatch(r'v(\d+)-[0-9a-f]{16}',
-                                                                                                d.name))}
+    found = {int(m[1]) for d in (root.iterdir() if root.exists() else [])
+             if (m := re.fullmatch(r'v(\d+)-[0-9a-f]{16}', d.name))}
     return sorted(found, reverse=True)
 
 def cache_path(name: str, version: int,
@@ -184,8 +186,10 @@ def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | No
                 claim += 1  # another tracking store sharing this root has its own vN there: the next folder
             store.publish_folder(folder, rel, manifest, progress)
             try:
-                mv = client.create_model_version(name, source=store.uri(rel).rstrip('/'), run_id=run_id, description=description,
-                                                 tags={**(tags or {}), 'sha256': manifest['sha256'], 'experiment': exp, 'storage': store.kind})
+                mv = client.create_model_version(name, source=store.uri(rel).rstrip('/'), run_id=run_id,
+                                                 description=description,
+                                                 tags={**(tags or {}), 'sha256': manifest['sha256'], 'experiment': exp,
+                                                       'storage': store.kind})
             except Exception as e:
                 try: store.unpublish(rel)
                 except S3Error: pass
@@ -418,7 +422,8 @@ def export_registry(out=None) -> dict:
     models = []
     for rm in sorted(client.search_registered_models(), key=lambda m: m.name):
         models.append({'name': rm.name, 'description': rm.description, 'aliases': _aliases(client, rm.name),
-                       'versions': [{'version': int(v.version), 'source': v.source, 'run_id': v.run_id, 'status': v.status,
+                       'versions': [{'version': int(v.version), 'source': v.source, 'run_id': v.run_id,
+                                     'status': v.status,
                                      'created': _when(v.creation_timestamp), 'description': v.description, 'tags': dict(v.tags)}
                                     for v in _versions(client, rm.name)]})
     doc = {'exported_at': _now(), 'tracking_uri': tracking_uri(), 'models': models}
@@ -442,8 +447,8 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
                      t in v.tags.items() if k.startswith('validation.') and re.fullmatch(r'-?\d+(\.\d+)?', t)})
         cols[f'v{v.version}'] = vals
     table = pd.DataFrame(cols)
-    table = table.loc[sorted(table.index, key=lambda k: (k not in COMPARED, COMPARED.index(k) if k in COMPARED else 0,
-                                                         k))]
+    order = lambda k: (k not in COMPARED, COMPARED.index(k) if k in COMPARED else 0, k)
+    table = table.loc[sorted(table.index, key=order)]
     base, drifts = table.columns[0], []
     for metric, row in table.iterrows():
         b = row[base]
@@ -542,7 +547,8 @@ def validate(name: str, version: int, data=None, min_f1: float = 0.8, min_precis
     limits = {'f1': min_f1, 'precision': min_precision, 'recall': min_recall, 'auc': min_auc}
     failed = [f'{k} {m[k]} < {v}' for k, v in limits.items() if v is not None and m[k] < v]
     status = 'failed' if failed else 'passed'
-    tags = {**{f'validation.{k}': str(v) for k, v in m.items()}, 'validation.status': status, 'validation.data': what[:250],
+    tags = {**{f'validation.{k}': str(v) for k, v in m.items()}, 'validation.status': status,
+            'validation.data': what[:250],
             'validation.at': _now(), 'validation.by': _who(),
             'validation.thresholds': json.dumps({k: v for k, v in limits.items() if v is not None})}
     for k, v in tags.items(): client.set_model_version_tag(name, mv.version, k, v)

@@ -48,7 +48,8 @@ def figure_png(fig) -> bytes:
 
 # %% ../nbs/10_report.ipynb #1b0e7e5a
 def _rows(report: Report) -> list[list[str]]:
-    return [[str(r['rank']), f"{r['score']:.3f}", r['service'], f"{r['file']}:{r['line']}", r['timestamp'], r['level'], r['message'][:240],
+    return [[str(r['rank']), f"{r['score']:.3f}", r['service'], f"{r['file']}:{r['line']}", r['timestamp'], r['level'],
+             r['message'][:240],
              r['explanation']] for r in report.root_causes]
 
 _HEAD = ['#', 'score', 'service', 'evidence', 'time', 'level', 'message', 'why']

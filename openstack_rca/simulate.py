@@ -111,10 +111,8 @@ def boot(self: Cloud, t: float, fault=None) -> float:
              a + f'Attempting claim: memory {mem} MB, disk {disk} GB, vcpus 1 CPU', ctx)
     used = self.rng.randint(1, 30) * 512
     for msg in (f'Total memory: 64172 MB, used: {used}.00 MB', f'memory limit: 96258.00 MB, free: {96258 - used}.00 MB',
-                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB', 'disk limit not specified, defaulting to '
-                                                                             'unlimited',
-                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU', 'vcpu limit not specified, defaulting '
-                                                                                 'to unlimited',
+                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB', 'disk limit not specified, defaulting to unlimited',
+                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU', 'vcpu limit not specified, defaulting to unlimited',
                 'Claim successful'):
         t += 0.01; self.log(t, 'nova-compute', 'INFO', 'nova.compute.claims', a + msg, ctx)
     if fault and fault.stage == 'claim': return fault.play(self, env, t + 0.05)
@@ -125,8 +123,7 @@ def boot(self: Cloud, t: float, fault=None) -> float:
               client=f'10.0.0.{21 + HOSTS.index(host)}')
     if fault and fault.stage == 'network': return fault.play(self, env, t + 0.7)
     t += 1.0
-    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova', f"Nova event response: "
-                                                                    f"{{'status': 'completed', 'tag': u'{port}', "
+    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova', f"Nova event response: {{'status': 'completed', 'tag': u'{port}', "
              f"'name': 'network-vif-plugged', 'server_uuid': u'{inst}', 'code': 200}}", ctx, local=True)
     self.log(t + 0.05, 'nova-api', 'INFO', 'nova.api.openstack.compute.server_external_events',
              f'Creating event network-vif-plugged:{port} for instance {inst}', ctx)
@@ -269,14 +266,12 @@ def background(self: Cloud, t0: float, t1: float):
             self.log(t + 0.5, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
                      f'Compute_service record updated for {host}:{host}')
             if self.rng.random() < 0.1:
-                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager', 'While synchronizing instance power '
-                                                                                   'states, '
+                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager', 'While synchronizing instance power states, '
                          f'found {n + 1} instances in the database and {n} instances on the hypervisor.')
             if self.rng.random() < 0.2:
                 base = self.ids.hex(40)
                 self.log(t + 2, 'nova-compute', 'INFO', 'nova.virt.imagecache', f'image {self.rng.choice(self.images)} '
-                                                                                f'at '
-                         f'(/var/lib/nova/instances/_base/{base}): checking')
+                         f'at (/var/lib/nova/instances/_base/{base}): checking')
                 self.log(t + 2.1, 'nova-compute', 'INFO', 'nova.virt.libvirt.imagecache',
                          f'Active base files: /var/lib/nova/instances/_base/{base}')
             t += 60
@@ -326,75 +321,59 @@ FAULTS = [
     Fault('resource_shortage', 'no_valid_host', 'boot', 'schedule',
           "Instances fail to boot and end in ERROR: 'No valid host was found. There are not enough hosts available.'",
           [(0.1, 'nova-scheduler', 'INFO', 'nova.filters', "Filtering removed all hosts for the request with instance "
-                                                           "ID '{inst}'. "
-            "Filter results: ['RetryFilter: (start: 4, end: 4)', 'AvailabilityZoneFilter: (start: 4, end: 4)', "
-            "'RamFilter: (start: 4, end: 0)']", 'root', []),
+            "ID '{inst}'. Filter results: ['RetryFilter: (start: 4, end: 4)', 'AvailabilityZoneFilter: (start: 4, end: "
+            "4)', 'RamFilter: (start: 4, end: 0)']", 'root', []),
            (0.2, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: No '
-                                                                      'valid host was found. '
-            'There are not enough hosts available.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/conductor/manager.py", '
-            'line 568, in build_instances', 'NoValidHost: No valid host was found. There are not enough hosts '
-                                            'available.')),
+            'valid host was found. There are not enough hosts available.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/conductor/manager.py", '
+            'line 568, in build_instances', 'NoValidHost: No valid host was found. There are not enough hosts available.')),
            (0.3, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', A + 'Setting instance to ERROR state.', 'effect', [])]),
     Fault('resource_shortage', 'disk_claim_failed', 'boot', 'claim',
           'New VMs on one compute node fail with "Insufficient compute resources: Free disk" and get rescheduled',
           [(0.0, 'nova-compute', 'WARNING', 'nova.compute.resource_tracker', A + 'Insufficient free disk on {host}: '
             'requested 40 GB but only 1.00 GB available, disk usage 98%', 'root', []),
-           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to build and run instance: Insufficient '
-                                                                      'compute resources: '
+           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to build and run instance: Insufficient compute resources: '
             'Free disk 1.00 GB < requested 40 GB.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/compute/claims.py", '
-            'line 181, in _test', 'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < '
-                                  'requested 40 GB.')),
+            'line 181, in _test', 'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.')),
            (0.4, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
             "[u'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.']", 'effect', []),
            (0.5, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: '
-                                                                      'Exceeded maximum '
-            'number of retries. Exhausted all hosts available for retrying build failures for instance {inst}.', 'effect', [])]),
+            'Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for '
+            'instance {inst}.', 'effect', [])]),
     Fault('network', 'port_binding_failed', 'boot', 'network',
           'VM creation fails with "PortBindingFailed: Binding failed for port" and instances go to ERROR state',
-          [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers', 'Failed to bind port {port} on host {host} '
-                                                                            'for '
-            "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, 'physical_network': "
-            "None, "
+          [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers', 'Failed to bind port {port} on host {host} for '
+            "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, 'physical_network': None, "
             "'network_type': u'vxlan'}}]", 'root', []),
            (0.1, 'neutron-server', 'INFO', 'neutron.plugins.ml2.plugin', 'Attempt 10 to bind port {port}', 'effect',
             []),
            (0.6, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, in '
-                '_update_ports_for_instance',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, in _update_ports_for_instance',
                 'PortBindingFailed: Binding failed for port {port}, please check neutron logs for more information.')),
            (0.8, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('network', 'vif_plug_timeout', 'boot', 'network',
           'Instances are stuck spawning and then fail with "Virtual Interface creation failed"',
           [(0.0, 'neutron-server', 'WARNING', 'neutron.db.agents_db', '{no_ctx}Agent healthcheck: found 1 dead agents '
-                                                                      'out of 9: '
-            'Type: Open vSwitch agent, Last heartbeat: 2026-01-15 08:58:02, host: {host}', 'root', []),
+            'out of 9: Type: Open vSwitch agent, Last heartbeat: 2026-01-15 08:58:02, host: {host}', 'root', []),
            (300.0, 'nova-compute', 'WARNING', 'nova.virt.libvirt.driver', A + 'Timeout waiting for vif plugging '
-                                                                              'callback for '
-            'instance with vm_state building and task_state spawning.', 'effect', []),
+            'callback for instance with vm_state building and task_state spawning.', 'effect', []),
            (300.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, in '
-                '_create_domain_and_network',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, in _create_domain_and_network',
                 'VirtualInterfaceCreateException: Virtual Interface creation failed'))]),
     Fault('network', 'ip_exhausted', 'boot', 'network',
           'Booting a server fails: "No more IP addresses available on network"',
           [(0.0, 'neutron-server', 'ERROR', 'neutron.api.v2.resource', 'create failed (client error): '
-                                                                       'IpAddressGenerationFailure: '
-            'No more IP addresses available on network {net}.', 'root', []),
-           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', A + 'Neutron error creating port on network '
-                                                                            '{net}',
+            'IpAddressGenerationFailure: No more IP addresses available on network {net}.', 'root', []),
+           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', A + 'Neutron error creating port on network {net}',
             'effect', _TB('IpAddressGenerationFailureClient: No more IP addresses available on network {net}.')),
            (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed network setup after 1 attempt(s)', 'effect', [])]),
     Fault('authentication', 'neutron_admin_credentials', 'boot', 'network',
           'VMs fail to boot with "Unauthorized: The request you have made requires authentication" from neutron',
           [(0.0, 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made '
-                                                                'requires '
-            'authentication. from 10.0.0.21', 'root', []),
+            'requires authentication. from 10.0.0.21', 'root', []),
            (0.1, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', 'Neutron client was not able to generate a '
-                                                                        'valid admin token, '
-            'please verify Neutron admin credential located in nova.conf', 'effect', []),
+            'valid admin token, please verify Neutron admin credential located in nova.conf', 'effect', []),
            (0.2, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized '
-                'exception.'))]),
+            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized exception.'))]),
     Fault('authentication', 'token_validation', 'boot', 'api',
           'API requests are rejected with HTTP 401 Unauthorized although the users log in fine',
           [(0.0, 'keystone', 'ERROR', 'keystone.token.providers.fernet.token_formatters', 'Unable to decrypt token: '
@@ -406,40 +385,34 @@ FAULTS = [
     Fault('messaging', 'rabbitmq_unreachable', 'boot', 'schedule',
           'Server creation hangs then fails with MessagingTimeout; nova services report AMQP errors',
           [(0.0, 'nova-conductor', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', 'AMQP server on 10.0.0.11:5672 is '
-                                                                                   'unreachable: '
-            '[Errno 111] ECONNREFUSED. Trying again in 1 seconds. Client port: None', 'root', []),
+            'unreachable: [Errno 111] ECONNREFUSED. Trying again in 1 seconds. Client port: None', 'root', []),
            (2.0, 'nova-scheduler', 'ERROR', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}AMQP server on '
-                                                                                   '10.0.0.11:5672 is '
-            'unreachable: [Errno 111] ECONNREFUSED. Trying again in 2 seconds. Client port: None', 'effect', []),
+            '10.0.0.11:5672 is unreachable: [Errno 111] ECONNREFUSED. Trying again in 2 seconds. '
+            'Client port: None', 'effect', []),
            (60.0, 'nova-api', 'ERROR', 'nova.api.openstack.extensions', 'Unexpected exception in API method', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}')),
            (60.1, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} '
-                                                                        'HTTP/1.1" '
-            'status: 500 len: 359 time: 60.1044011', 'effect', [])]),
+            'HTTP/1.1" status: 500 len: 359 time: 60.1044011', 'effect', [])]),
     Fault('messaging', 'rpc_timeout_compute', 'snapshot', 'upload',
           'Snapshots never finish; nova-compute logs "Timed out waiting for a reply to message ID"',
           [(0.0, 'nova-compute', 'WARNING', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Unexpected error during '
-                                                                                   'heartbeart thread '
-            'processing, retrying...: error: [Errno 104] Connection reset by peer', 'root', []),
+            'heartbeart thread processing, retrying...: error: [Errno 104] Connection reset by peer', 'root', []),
            (60.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Error while trying to clean up image {image}', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}')),
            (60.2, 'nova-compute', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}'))]),
     Fault('database', 'db_connection_lost', 'boot', 'schedule',
           'API returns 500 errors intermittently; "Lost connection to MySQL server" in nova-conductor',
-          [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines', 'Database connection was found disconnected; '
-                                                                          'reconnecting: '
+          [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines', 'Database connection was found disconnected; reconnecting: '
             "DBConnectionError: (pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during query')", 'root', []),
            (0.5, 'nova-conductor', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB("DBConnectionError: (pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
-                "'10.0.0.11' "
-                "([Errno 111] Connection refused)\")")),
+                "'10.0.0.11' ([Errno 111] Connection refused)\")")),
            (0.7, 'nova-api', 'ERROR', 'nova.api.openstack.extensions', 'Unexpected exception in API method', 'effect',
             _TB('RemoteError: Remote error: DBConnectionError (pymysql.err.OperationalError) (2013, '
                 "'Lost connection to MySQL server during query')")),
            (0.8, 'nova-api', 'INFO', 'nova.osapi_compute.wsgi.server', '10.0.0.1 "GET /v2/{project}/servers/{inst} '
-                                                                       'HTTP/1.1" '
-            'status: 500 len: 359 time: 0.7044011', 'effect', [])]),
+            'HTTP/1.1" status: 500 len: 359 time: 0.7044011', 'effect', [])]),
     Fault('database', 'too_many_connections', 'boot', 'api',
           'Logins and API calls fail with 503 and keystone shows "Too many connections"',
           [(0.0, 'keystone', 'ERROR', 'oslo_db.sqlalchemy.exc_filters', 'DBAPIError exception wrapped from '
@@ -453,64 +426,54 @@ FAULTS = [
     Fault('hypervisor', 'libvirt_down', 'boot', 'spawn',
           'New instances fail to spawn on one compute host; libvirt connection errors',
           [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.host', "{no_ctx}Connection to libvirt failed: Failed to "
-                                                                    "connect socket "
-            "to '/var/run/libvirt/libvirt-sock': No such file or directory", 'root', []),
+            "connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory", 'root', []),
            (0.2, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('HypervisorUnavailable: Connection to the hypervisor is broken on host: {host}')),
            (0.4, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('hypervisor', 'kvm_unavailable', 'boot', 'spawn',
           'VMs go to ERROR on spawn with "Could not access KVM kernel module"',
-          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest', 'Error launching a defined domain with XML: '
-                                                                     '<domain type=\'kvm\'>',
+          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest', 'Error launching a defined domain with XML: <domain type=\'kvm\'>',
             'root', ['libvirtError: internal error: process exited while connecting to monitor: Could not access KVM '
-                     'kernel module: '
-                     'No such file or directory', 'failed to initialize KVM: No such file or directory']),
+                     'kernel module: No such file or '
+                     'directory', 'failed to initialize KVM: No such file or directory']),
            (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel '
-                'module')),
+            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel module')),
            (0.3, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
             "[u'RescheduledException: Build of instance {inst} was re-scheduled']", 'effect', [])]),
     Fault('image', 'image_not_found', 'boot', 'image',
           'Booting from an image fails with "Image could not be found" although it is listed',
           [(0.0, 'glance-api', 'ERROR', 'glance.location', 'Glance tried all active locations to get data for image '
-                                                           '{image} but all '
-            'have failed.', 'root', ['NotFound: Image file /var/lib/glance/images/{image} not found']),
+            '{image} but all have failed.', 'root', ['NotFound: Image file /var/lib/glance/images/{image} not found']),
            (0.1, 'glance-api', 'INFO', 'eventlet.wsgi.server', '10.0.0.21 "GET /v2/images/{image}/file HTTP/1.1" '
-                                                               'status: 404 '
-            'len: 370 time: 0.0312144', 'effect', []),
+            'status: 404 len: 370 time: 0.0312144', 'effect', []),
            (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('ImageNotFound: Image {image} could not be found.'))]),
     Fault('image', 'image_corrupt', 'boot', 'image',
           'Instances fail to spawn: "Corrupt image download" checksum mismatch',
           [(0.0, 'glance-api', 'WARNING', 'glance.api.v2.image_data', 'Image {image} data checksum mismatch: stored '
-                                                                      'image data '
-            'is truncated (2097152 of 13287936 bytes)', 'root', []),
+            'image data is truncated (2097152 of 13287936 bytes)', 'root', []),
            (2.0, 'nova-compute', 'ERROR', 'nova.image.glance', A + 'Corrupt image download. Hash was '
-                                                                   '1f0e3dad99908345f7439f8ffabdffc4 '
-            'expected 9b2f3f1a2d6a5c2e8c1d0e4f7a6b5c3d', 'effect', []),
+            '1f0e3dad99908345f7439f8ffabdffc4 expected 9b2f3f1a2d6a5c2e8c1d0e4f7a6b5c3d', 'effect', []),
            (2.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
             _TB('ImageDownloadException: Corrupt image download. Hash was 1f0e3dad99908345f7439f8ffabdffc4'))]),
     Fault('storage', 'cinder_no_space', 'attach', 'volume',
           'Volumes stay in error state and cannot be attached: "No valid backend was found"',
           [(0.0, 'cinder-volume', 'WARNING', 'cinder.volume.drivers.lvm', 'Insufficient free space for volume creation '
-                                                                          'on host '
-            'controller@lvm#LVM (requested / avail): {size}/0.5', 'root', []),
+            'on host controller@lvm#LVM (requested / avail): {size}/0.5', 'root', []),
            (0.2, 'cinder-scheduler', 'ERROR', 'cinder.scheduler.flows.create_volume', 'Failed to run task '
             'cinder.scheduler.flows.create_volume.ScheduleCreateVolumeTask;volume:create: No valid backend was found. '
             'No weighed backends available', 'effect', []),
            (187.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Volume {vol} did not finish being created '
-                                                                        'even after we '
-            'waited 187 seconds or 61 attempts. And its status is error.', 'effect', [])]),
+            'even after we waited 187 seconds or 61 attempts. And its status is error.', 'effect', [])]),
     Fault('storage', 'iscsi_target_failed', 'attach', 'attach',
           'Attaching a volume fails: "Failed to create iscsi target for volume"',
           [(0.0, 'cinder-volume', 'ERROR', 'cinder.volume.targets.tgt', 'Failed to create iscsi target for volume '
-                                                                        'id:volume-{vol}. '
-            'Please ensure your tgtd config file contains \'include /var/lib/cinder/volumes/*\'', 'root', []),
+            'id:volume-{vol}. Please ensure your tgtd config file contains \'include '
+            '/var/lib/cinder/volumes/*\'', 'root', []),
            (0.1, 'cinder-volume', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB('ISCSITargetCreateFailed: Failed to create iscsi target for volume volume-{vol}.')),
            (0.4, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to attach {vol} at /dev/vdb', 'effect',
-            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume '
-                'volume-{vol}.'))]),
+            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume volume-{vol}.'))]),
 ]
 
 # %% ../nbs/02_simulate.ipynb #61d88d1c
@@ -607,8 +570,8 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
     cloud = Cloud(seed)
     cats = faults if faults is not None else [cloud.rng.choice(CATEGORIES)]
     chosen = [cloud.rng.choice([f for f in FAULTS if f.category == c]) for c in cats]
-    chosen = [Fault(**{k: getattr(f, k) for k in ('category', 'name', 'op', 'stage', 'issue',
-                                                  'chain')}) for f in chosen]
+    chosen = [Fault(**{k: getattr(f, k) for k in ('category', 'name', 'op', 'stage', 'issue', 'chain')})
+              for f in chosen]
     _schedule(cloud, minutes, chosen)
     if distractors < 0: raise RCAError('--distractors must be 0 or more')
     if distractors: _distract(cloud, minutes, distractors, {c for f in chosen for c in (f.category,
@@ -634,8 +597,7 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
         tagged = [(i, cloud.events[i]) for i in order if cloud.events[i].tag in (f'root:{f.incident}',
                                                                                  f'effect:{f.incident}')]
         rec = lambda i, e: {'file': where[i][0], 'line': where[i][1], 'service': e.service, 'level': e.level,
-                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ',
-                                                                                       timespec='milliseconds'),
+                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ', timespec='milliseconds'),
                             'message': e.message}
         incidents.append({'category': f.category, 'variant': f.name, 'issue': f.issue,
                           'root_cause': [rec(i, e) for i, e in tagged if e.tag.startswith('root')],

@@ -560,7 +560,9 @@ def put_json(self: S3Store, rel: str, obj, only_if_new: bool = False) -> bool:
                                     **kw)
         except ClientError as e:
             if only_if_new and e.response['Error']['Code'] in ('PreconditionFailed', 'ConditionalRequestConflict',
-                                                               '412', '409'): return False
+                                                               '412',
+                                                               '409'):
+                return False
             raise
     return True
 

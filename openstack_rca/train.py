@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 from .core import RCAError, project_root, current
 from .logs import read_logs
 from .model import ModelConfig, DeepLogScorer, fit_scorer, incident_separation
-from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name, ensure_experiment, using_store,
+from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name,
+                                    ensure_experiment, using_store,
                                     epoch_logger, save_scorer, log_scorer, DEFAULT_MODEL_NAME)
 from .storage import open_store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
 from .registry import publish_version, check_root_for_registry
@@ -122,7 +123,8 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
               'data.files': report.files, 'data.services': records['service'].nunique(),
               'data.skipped_lines': report.skipped_lines, 'data.fingerprint': data_fingerprint(records),
               'data.first': str(records['timestamp'].min()), 'data.last': str(records['timestamp'].max())}
-    job = dict(records=records, report=report, cfg=cfg, eval_logs=eval_logs, params=params, name=name, register_as=register_as,
+    job = dict(records=records, report=report, cfg=cfg, eval_logs=eval_logs, params=params, name=name,
+               register_as=register_as,
                models_dir=models_dir, by=by, verbose=verbose, warnings=warnings, experiment=experiment, root=root)
     if not tracking: return _train(run=None, **job)
     import mlflow
@@ -172,7 +174,8 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
     if not tracking:
         result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
         return result
-    try: return _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as, models_dir,
+    try: return _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as,
+                       models_dir,
                        verbose, warnings, experiment, root)
     except _tracking_failures() as e:                       # the tracking server died mid-run: the trained model is kept
         result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
@@ -211,7 +214,8 @@ def _track(result, scorer, history, metrics, report, records, cfg, run, params, 
             result.model_source = v.source
         else:
             model = save_scorer(scorer, Path(tmp) / 'model')
-            try: v = publish_version(model, register_as, experiment, run.info.run_id, tags, desc, store=open_store(root),
+            try: v = publish_version(model, register_as, experiment, run.info.run_id, tags, desc,
+                                     store=open_store(root),
                                      progress=bool(verbose))
             except RCAError as e:                                   # S3 or the registry failed: keep the model, say how to publish it
                 result.model_dir = _next_local_dir(models_dir, register_as)
@@ -313,7 +317,8 @@ def sweep(logs, params: dict, notebook=None, eval_logs=None, experiment: str | N
                 label = '_'.join(f'{k}-{v}' for k, v in combo.items())
                 executed, id_file = out / f'{i:02d}_{label}.ipynb', out / f'{i:02d}_{label}.run_id'
                 papermill.execute_notebook(str(notebook), str(executed), cwd=os.getcwd(), progress_bar=progress,
-                    parameters=dict(logs=str(Path(logs).resolve()), eval_logs=str(Path(eval_logs).resolve()) if eval_logs else None,
+                    parameters=dict(logs=str(Path(logs).resolve()),
+                                    eval_logs=str(Path(eval_logs).resolve()) if eval_logs else None,
                                     experiment=experiment, register_as=register_as, parent_run_id=parent.info.run_id,
                                     run_id_file=str(id_file.resolve()), **combo))
                 child = id_file.read_text().strip()
