@@ -544,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     _analyze_parser(sub)
     return p
 
+# %% ../nbs/90_cli.ipynb #70926c3c
 FLAG_SETTINGS = ('artifact_root', 'experiment', 'no_mlflow', 'multipart_threshold', 'multipart_chunksize')
 
 def settings_from(a: argparse.Namespace, env=None) -> Settings:

@@ -286,6 +286,7 @@ def _from_s3(name, kind, val, root, progress, notes) -> Provenance:
             notes.append(f'{step}: v{n} skipped: {e}')
             below = n
 
+# %% ../nbs/07_registry.ipynb #6f8103d0
 def _from_local(name, kind, val, models_dir) -> Provenance:
     if kind == 'alias': raise RCAError(f'aliases cannot be resolved offline (@{val})')
     for n in cached_versions(name):
@@ -303,6 +304,7 @@ def _from_local(name, kind, val, models_dir) -> Provenance:
     return Provenance(name, pick, 'local', str(local[pick]), folder_manifest(local[pick])['sha256'], False,
                       str(local[pick]))
 
+# %% ../nbs/07_registry.ipynb #40cb5c18
 def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models',
                  progress: bool = False) -> Provenance:
     "Find (and download, verified) a model version; its `path` is a local MLflow model folder."

@@ -158,6 +158,7 @@ def _end_run(failed: bool):
     try: mlflow.end_run('FAILED' if failed else 'FINISHED')
     except _tracking_failures(): pass
 
+# %% ../nbs/08_train.ipynb #fc8310d3
 def _train(records, report, cfg, eval_logs, run, params, name, register_as, models_dir, by, verbose, warnings,
            experiment, root) -> TrainResult:
     "Fit, evaluate, and either log + register into the active run (`run` given) or save under `models_dir`."
@@ -191,6 +192,7 @@ def _publish_later(model_dir, run, root) -> str:
     return (f'publish it later with openstack-rca models publish --path {model_dir} --run-id {run.info.run_id}'
             + (f' --artifact-root {root}' if root else ' --artifact-root s3://BUCKET/PREFIX|FOLDER'))
 
+# %% ../nbs/08_train.ipynb #d2928046
 def _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as, models_dir, verbose,
            warnings, experiment, root) -> TrainResult:
     "Log the run's parameters, metrics and artifacts to MLflow and register the model (in MLflow's store or the artifact root)."
