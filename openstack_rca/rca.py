@@ -96,6 +96,7 @@ _FAILURE = re.compile(r'\b(?:fail\w*|error\w*|exception|traceback|timed? ?out|ti
 _ROUTINE = re.compile(r'deprecat|will be removed|is not recommended|backwards? compatib', re.I)
 _CLIENT = re.compile(r'NotFound\b|Could not find|\b40[134]\b')
 _STATUS = re.compile(r'(?:status:? |HTTP/1\.[01]" )([1-5]\d\d)\b')
+_DUMPED = re.compile(r"(?<=[=])[^,\s)\]}]+|(?<=': )u?'[^']*'")    # values in key=value and dict dumps
 
 def _first_lines(df: pd.DataFrame) -> pd.Series:
     "The first line of every record's message (a traceback's header line)."
@@ -108,7 +109,9 @@ def severity(df: pd.DataFrame) -> np.ndarray:
     tmpl = df['template'] if 'template' in df else _first_lines(df)
     uniq = pd.Series(tmpl.unique())
     look = lambda rx: tmpl.map(dict(zip(uniq, uniq.str.contains(rx, regex=True)))).to_numpy(bool)
-    fail, routine, client = look(_FAILURE), look(_ROUTINE), look(_CLIENT)
+    # a word in a dumped value (`status=DOWN`, `'state': 'error'`) describes a field, not a failure being reported
+    said = dict(zip(uniq, uniq.str.replace(_DUMPED, '', regex=True).str.contains(_FAILURE, regex=True)))
+    fail, routine, client = tmpl.map(said).to_numpy(bool), look(_ROUTINE), look(_CLIENT)
     exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
     status = pd.to_numeric(df['message'].str.extract(_STATUS, expand=False), errors='coerce').to_numpy()
     s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where(warn & fail, 0.6, lv))
