@@ -16,10 +16,10 @@ from .templates import mine_templates, mask, UNSEEN_ID
 from .core import CATEGORIES
 
 # %% auto #0
-__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'W_REL',
-           'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS', 'PY_DEFECTS',
-           'FIT_MAX_UNSEEN', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline', 'novelty',
-           'record_ids', 'chains', 'service_of_module', 'fault_service', 'issue_evidence', 'score_records',
+__all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'WEAK_REPEATS',
+           'W_REL', 'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS',
+           'PY_DEFECTS', 'FIT_MAX_UNSEEN', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline',
+           'novelty', 'record_ids', 'chains', 'service_of_module', 'fault_service', 'issue_evidence', 'score_records',
            'categorize', 'Report', 'is_defect', 'defect_recommendations', 'analyze_records', 'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
@@ -267,6 +267,7 @@ def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: s
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
 MIN_SCORE = 0.3                    # a candidate below this score is not reported (unless it is an error)
 WEAK_MIN = 0.25                    # records at least this severe are candidates too (for a weak-evidence answer)
+WEAK_REPEATS = 5                   # ... and new: a warned failure retried a few times is news, one written all day is not
 W_REL, W_ANCHOR = 0.5, 1.5          # relevance re-orders by up to half; an anchored incident graph counts 1.5
 DEMOTE, NEAR = 0.4, 10.0            # a failure within NEAR seconds, at least DEMOTE times as anomalous, leads
 BOUND = 600.0                       # seconds: a code failure this close before the quoted symptom outranks it
@@ -549,7 +550,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                        best=reps['template_id'].map(cand.groupby('template_id')['score'].max()))
     ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True], kind='stable')
     keep = (ranked['best'] >= MIN_SCORE) | ranked['must']
-    weak = (ranked['novelty'] >= 1) | (ranked['anchor'] > 1)
+    retried = (ranked['novelty'] >= 1 / (1 + 0.3 * np.log(WEAK_REPEATS)) - 1e-9) & (ranked['severity'] >= 0.4)
+    weak = (ranked['novelty'] >= 1) | retried | (ranked['anchor'] > 1)
     if not keep.any() and weak.any():   # nothing stands out: the best new records, and those of the issue's incident
         keep = weak
         warnings.append('weak evidence: no error and nothing scoring above the report threshold; these are the best '
