@@ -558,6 +558,12 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                         'warnings and failure messages never seen before in this input'
                         + (' and the baseline' if baseline is not None else '') + ' or in the incident the issue names'
                         + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
+    if not keep.any() and baseline is not None:     # the baseline has seen every warning here: what this input says once
+        once = ranked['template_id'].map(df['template_id'].value_counts()) == 1
+        keep = once & (ranked['severity'] >= WEAK_MIN)
+        if keep.any():
+            warnings.append('weak evidence: no error, and the baseline has seen every warning here; these are the '
+                            'failure messages this input writes only once: check them against the issue')
     chosen = ranked[keep].head(top)
     causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
                'fault_service': fault_service(r.service, r.message),
