@@ -449,7 +449,8 @@ class Report:
             where = r['service'] + (f" (code of {r['fault_service']})" if r['fault_service'] != r['service'] else '')
             out.append(f"#{r['rank']} [{r['score']:.3f}] {r['file']}:{r['line']} {r['timestamp']} {where} {r['level']}")
             out.append(f"    {r['message'].splitlines()[0][:300]}")
-            if r['exception'] or r['frame']: out.append(f"    raised: {r['exception'] or '?'} in {r['frame'] or '?'}")
+            if r['exception'] or r['frame']:      # the frame is unknown when no OpenStack code is in the traceback
+                out.append(f"    raised: {r['exception'] or 'an exception'}" + (f" in {r['frame']}" if r['frame'] else ''))
             out.append(f"    why: {r['explanation']}")
         if self.timeline:
             out.append('timeline:')
