@@ -228,8 +228,8 @@ def fault_service(service: str, message: str) -> str:
         for module, _ in traceback_frames(first):
             if module.split('.', 1)[0] in OPENSTACK_PROJECTS and (svc := service_of_module(module)): return svc
     frames = traceback_frames(message)
-    if frames and frames[0][0].endswith('.manager') and service_of_module(frames[0][0]) not in (None, service):
-        return service_of_module(frames[0][0])    # it starts in another service's RPC endpoint: raised over there
+    if frames and frames[0][0].endswith('.manager') and (svc := service_of_module(frames[0][0])) not in (None, service):
+        return svc                                # it starts in another service's RPC endpoint: raised over there
     if 'oslo_messaging' not in message: return service
     found, armed = None, False
     for module, _ in frames:

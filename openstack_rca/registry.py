@@ -59,12 +59,16 @@ class Provenance:
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/07_registry.ipynb #a67416bc
+def _root_or_none(root: str | None = None) -> str | None:
+    "The artifact root (`root`, else the settings'), or None when there is none or it is malformed."
+    try: return artifact_root(root)
+    except RCAError: return None
+
 def model_cache(name: str) -> Path:
     "The cache folder of model `name` for the current store (the S3 artifact root, else the tracking URI): two stores' `lstm_model v1` are different models."
     import hashlib
     check_model_name(name)
-    try: where = artifact_root() or tracking_uri()
-    except RCAError: where = tracking_uri()
+    where = _root_or_none() or tracking_uri()
     store = hashlib.sha256(where.encode()).hexdigest()[:12]
     return default_cache_dir() / 'models' / store / name
 
@@ -340,9 +344,7 @@ def _aliases(client, name: str) -> dict:
     return {a: int(v) for a, v in (client.get_registered_model(name).aliases or {}).items()}
 
 def _mirror_aliases(client, name: str, root: str | None = None):
-    try: root = artifact_root(root)
-    except RCAError: return
-    if root: open_store(root).put_json(f'_aliases/{name}.json', _aliases(client, name))
+    if root := _root_or_none(root): open_store(root).put_json(f'_aliases/{name}.json', _aliases(client, name))
 
 def promote(name: str, version: int, to: str, root: str | None = None) -> dict:
     "Point alias `to` (staging | production) at `version`; returns what changed."
@@ -465,10 +467,6 @@ def compare_versions(name: str, versions: list, drift: float = 0.05) -> tuple[pd
     return table, drifts
 
 # %% ../nbs/07_registry.ipynb #f1e72765
-def _root_or_none() -> str | None:
-    try: return artifact_root()
-    except RCAError: return None
-
 def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
     "Delete all but the newest `keep` versions of `name`, never one with an alias; returns one line per action."
     if keep < 1: raise RCAError('--keep must be at least 1')
