@@ -101,7 +101,8 @@ def _config_args(p):
     g = p.add_argument_group('hyperparameters (ModelConfig)')
     for f in fields(ModelConfig):
         g.add_argument('--' + f.name.replace('_', '-'), type=type(f.default), default=None, metavar=f.name.upper(),
-                       help=f'default {f.default}' + (' (0: calibrate on the training data)' if f.name == 'top_g' else ''))
+                       help=f'default {f.default}'
+                       + (' (0: calibrate on the training data)' if f.name == 'top_g' else ''))
 
 def _quiet_libraries(quiet: bool):
     "MLflow's INFO lines and download bars, and (with --quiet) Keras progress bars, are not for this command's users."
@@ -176,6 +177,7 @@ def cmd_bench(a) -> int:
 def _table(df: pd.DataFrame) -> str:
     return df.to_string(index=False) if len(df) else '(none)'
 
+# %% ../nbs/90_cli.ipynb #3d43d8cb
 def cmd_models(a) -> int:
     _quiet_libraries(True) if a.models_command in ('load', 'validate', 'publish') else None
     from openstack_rca import registry as reg
@@ -247,10 +249,12 @@ def cmd_models(a) -> int:
             f" {m['recall']} F1 {m['f1']} AUC {m['auc']} (sessions: {m['tp']} tp, {m['fp']} fp, {m['fn']} fn,"
             f" {m['tn']} tn)"
         )
-        print(f"promoted to @production" + (f" (v{r['promoted']['archived']} archived)" if r.get('promoted', {}).get('archived') else '')
+        archived = (r.get('promoted') or {}).get('archived')
+        print(f"promoted to @production" + (f" (v{archived} archived)" if archived else '')
               if 'promoted' in r else 'not promoted (--no-promote)')
     return 0
 
+# %% ../nbs/90_cli.ipynb #141bbb9e
 def cmd_experiments(a) -> int:
     _quiet_libraries(True)
     from openstack_rca.registry import cleanup_runs
@@ -260,6 +264,7 @@ def cmd_experiments(a) -> int:
         print('runs are marked deleted; `mlflow gc` removes them for good')
     return 0
 
+# %% ../nbs/90_cli.ipynb #c0c1cdac
 def _models_parser(sub):
     p = sub.add_parser('models',
                        help='manage registered model versions: list, promote, validate, compare, cleanup, ...',
@@ -344,6 +349,7 @@ def _analysis_model(a):
         f"no model for full mode ({problems[-1][:300]}): run with --fast, or train one with openstack-rca train"
     )
 
+# %% ../nbs/90_cli.ipynb #97b0cf95
 def cmd_analyze(a) -> int:
     from openstack_rca.rca import analyze
     from openstack_rca.report import render
@@ -385,6 +391,7 @@ def cmd_evaluate(a) -> int:
     print(json.dumps(r['summary'], indent=1))
     return 0
 
+# %% ../nbs/90_cli.ipynb #fa3c655e
 def _timestamp(s: str) -> pd.Timestamp:
     "A --since/--until value; one with a zone (`...+02:00`, `...Z`) becomes UTC, as records are once --tz is given."
     try: t = pd.Timestamp(s)
@@ -393,6 +400,7 @@ def _timestamp(s: str) -> pd.Timestamp:
     if t is pd.NaT: raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")')
     return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
 
+# %% ../nbs/90_cli.ipynb #d5ffc2e8
 def _analyze_parser(sub):
     s = sub.add_parser('analyze', help='rank the log lines that explain an issue: root causes, category, timeline, '
                                        'recommendations',

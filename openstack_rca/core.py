@@ -97,7 +97,8 @@ class Settings:
             data = (root.parent if root else cwd.parent) / 'shared' / 'data'
         interval = get('system_metrics_interval')
         try: interval = float(interval) if interval is not None else None
-        except ValueError: raise RCAError(f'MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL={interval!r} is not a number') from None
+        except ValueError:
+            raise RCAError(f'MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL={interval!r} is not a number') from None
         return cls(tracking_uri=get('tracking_uri') or f"sqlite:///{cwd.resolve() / 'mlflow.db'}",
                    tracking=True if tracking is None else bool(tracking),
                    experiment=get('experiment') or DEFAULT_EXPERIMENT,

@@ -23,7 +23,8 @@ def template_regex(template: str) -> re.Pattern:
     return re.compile('^' + '.*?'.join(re.escape(p) for p in template.split('<*>')) + '$', re.S)
 
 def first_hit(report, incident: dict) -> int | None:
-    "Rank of the first cited root cause that is one of the incident's root-cause records (by file:line or template), else None."
+    """Rank of the first cited root cause that is one of the incident's root-cause records (by file:line or template),
+    else None."""
     truth = {(Path(r['file']).name, r['line']) for r in incident['root_cause']}
     messages = [r['message'] for r in incident['root_cause']]
     for rc in report.root_causes:

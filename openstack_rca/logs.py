@@ -332,7 +332,8 @@ def _decode_line(raw: bytes, max_line_bytes: int) -> tuple[str, bool, str | None
 
 _LINE_RE = re.compile(r'^(?:' + HEADER_RE.pattern[:-2] + r'|.*)$', re.M)   # exactly one match per line
 def _scan(text: str, n: int) -> tuple[list[tuple], list[str] | None, list[int]]:
-    "Header fields of each of the `n` lines of `text` ('' where no header), the lines if any missed, the misses' indexes."
+    """Header fields of each of the `n` lines of `text` ('' where no header), the lines if any missed, the misses'
+    indexes."""
     rows = _LINE_RE.findall(text) if n else []
     lines = None
     if len(rows) != n:                                 # an odd line break (\v, \x1c, ...): go line by line
@@ -532,7 +533,8 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     if not report.records:
         why = ', '.join([f'{k}={v}' for k, v in sorted(report.skipped.items())] +
                         [f'{k}={len(v)} file(s)' for k, v in sorted(report.file_problems.items())]) or 'no lines'
-        what = f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files else f'{report.files} file(s)'
+        what = (f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files
+                else f'{report.files} file(s)')
         raise RCAError(f'no OpenStack log records found in {", ".join(map(str, paths))} ({what}; {why}); '
                        'expected oslo.log lines like "2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [-] ..."')
     frames = [f for f in frames if len(f)]

@@ -290,7 +290,8 @@ def graphlog_benchmark(data, train_ratio: float = 0.05, seed: int = 0, cfg: Mode
     fn, fa = flags(test), flags(abnormal)
     return {'dataset': 'GraphLog OpenStackLog', 'train_sessions': n_train, 'test_normal': len(test),
             'test_abnormal': len(abnormal),
-            **detection_metrics(fn, fa), 'top_g': g, 'surprise_limit': round(limit, 3), 'epochs': len(hist['loss']), 'train_seconds': round(train_s, 1),
+            **detection_metrics(fn, fa), 'top_g': g, 'surprise_limit': round(limit, 3), 'epochs': len(hist['loss']),
+            'train_seconds': round(train_s, 1),
             'score_seconds': round(time.perf_counter() - t0, 1), 'config': cfg.to_dict()}
 
 # %% ../nbs/04_model.ipynb #a784f682
@@ -304,6 +305,7 @@ def incident_separation(scored: pd.DataFrame, labels: dict) -> dict:
     s = pd.DataFrame({'max_surprise': g['surprise'].max(), 'anomalous': g['anomalous'].any()})
     s['faulty'] = s.index.isin(affected)
     f, n = s.max_surprise[s.faulty].to_numpy(), s.max_surprise[~s.faulty].to_numpy()
-    auc = float(((f[:, None] > n[None, :]).mean() + 0.5 * (f[:, None] == n[None, :]).mean())) if len(f) and len(n) else float('nan')
+    auc = (float(((f[:, None] > n[None, :]).mean() + 0.5 * (f[:, None] == n[None, :]).mean())) if len(f) and len(n)
+           else float('nan'))
     return {'faulty_sessions': int(s.faulty.sum()), 'normal_sessions': int((~s.faulty).sum()), 'auc': round(auc, 4),
             **detection_metrics(s.anomalous[~s.faulty].to_numpy(), s.anomalous[s.faulty].to_numpy())}

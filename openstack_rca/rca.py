@@ -51,11 +51,13 @@ _WORD = re.compile(r'[a-z][a-z0-9_]*|[0-9]{3}')
 def _stem(w: str) -> str: return w[:-1] if len(w) > 2 and w.endswith('s') and not w.endswith('ss') else w
 
 def words(text: str) -> list[str]:
-    "Lower-case words of `text` (a plural's final s dropped), without stop words, masked ids (`<*>`) or long numbers; 3-digit numbers (HTTP codes) stay."
+    """Lower-case words of `text` (a plural's final s dropped), without stop words, masked ids (`<*>`) or long numbers;
+    3-digit numbers (HTTP codes) stay."""
     return [_stem(w) for w in _WORD.findall(text.lower().replace('<*>', ' ')) if w not in STOPWORDS and len(w) > 1]
 
 def expand_query(issue: str, weight: float = 0.4) -> dict[str, float]:
-    "Query words with weights: the issue's own words 1.0; words of the categories they belong to up to `weight`, in proportion to how many issue words each category holds."
+    """Query words with weights: the issue's own words 1.0; words of the categories they belong to up to `weight`, in
+    proportion to how many issue words each category holds."""
     q = {w: 1.0 for w in words(issue)}
     groups = {c: words(g) for c, g in VOCABULARY.items()}
     hits = {c: sum(w in g for w in q) for c, g in groups.items()}
@@ -267,7 +269,8 @@ def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: s
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
 MIN_SCORE = 0.3                    # a candidate below this score is not reported (unless it is an error)
 WEAK_MIN = 0.25                    # records at least this severe are candidates too (for a weak-evidence answer)
-WEAK_REPEATS = 5                   # ... and new: a warned failure retried a few times is news, one written all day is not
+# ... and new: a warned failure retried a few times is news, one written all day is not
+WEAK_REPEATS = 5
 W_REL, W_ANCHOR = 0.5, 1.5          # relevance re-orders by up to half; an anchored incident graph counts 1.5
 DEMOTE, NEAR = 0.4, 10.0            # a failure within NEAR seconds, at least DEMOTE times as anomalous, leads
 BOUND = 600.0                       # seconds: a code failure this close before the quoted symptom outranks it
@@ -450,7 +453,8 @@ class Report:
             out.append(f"#{r['rank']} [{r['score']:.3f}] {r['file']}:{r['line']} {r['timestamp']} {where} {r['level']}")
             out.append(f"    {r['message'].splitlines()[0][:300]}")
             if r['exception'] or r['frame']:      # the frame is unknown when no OpenStack code is in the traceback
-                out.append(f"    raised: {r['exception'] or 'an exception'}" + (f" in {r['frame']}" if r['frame'] else ''))
+                out.append(f"    raised: {r['exception'] or 'an exception'}"
+                           + (f" in {r['frame']}" if r['frame'] else ''))
             out.append(f"    why: {r['explanation']}")
         if self.timeline:
             out.append('timeline:')
@@ -489,7 +493,8 @@ def _explain(r) -> str:
     if r.severity >= 0.9: bits.append(r.level + (' with a traceback' if isinstance(r.exception, str) else ''))
     elif r.severity >= 0.25: bits.append(f'{r.level} reporting a failure' if r.level == 'INFO' else r.level)
     if r.novelty >= 1: bits.append('not seen in the baseline' if r.has_baseline else 'new in this input')
-    elif r.has_baseline: bits.append('far more frequent than in the baseline' if r.novelty >= 0.6 else 'seen in the baseline')
+    elif r.has_baseline:
+        bits.append('far more frequent than in the baseline' if r.novelty >= 0.6 else 'seen in the baseline')
     else: bits.append('recurs in this input')
     if 'surprise_norm' in r._fields and r.surprise_norm >= 0.5:
         bits.append(f'unexpected for the LSTM (surprise {r.surprise:.1f})')
@@ -559,7 +564,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                         'warnings and failure messages never seen before in this input'
                         + (' and the baseline' if baseline is not None else '') + ' or in the incident the issue names'
                         + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
-    if not keep.any() and baseline is not None:     # the baseline has seen every warning here: what this input says once
+    # the baseline has seen every warning here: what this input says once
+    if not keep.any() and baseline is not None:
         once = ranked['template_id'].map(df['template_id'].value_counts()) == 1
         keep = once & (ranked['severity'] >= WEAK_MIN)
         if keep.any():
@@ -574,7 +580,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                'instance_id': r.instance_id if isinstance(r.instance_id, str) else None,
                'exception': r.exception if isinstance(r.exception, str) else None,
                'frame': r.frame if isinstance(r.frame, str) else None,
-               'template': r.template, 'message': r.message, 'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
+               'template': r.template, 'message': r.message,
+               'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
     category, confidence, votes = categorize(chosen.assign(score=chosen['best']), issue)
     recommendations = RECOMMENDATIONS[category if causes else 'unknown']
     if causes and is_defect(causes[0]['exception'], causes[0]['frame']):
@@ -585,7 +592,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     focus = set(df.loc[chosen.index, 'chain'])
     inc = df[(df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN)) | df.index.isin(chosen.index)]
     cited = set(chosen.index)
-    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'level': r.level, 'file': _file_label(r.file, inputs),
+    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'level': r.level,
+                 'file': _file_label(r.file, inputs),
                  'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
                 for r in inc.drop_duplicates('template_id').head(25).itertuples()]
     in_focus = df['chain'].isin(focus)

@@ -65,7 +65,8 @@ def _root_or_none(root: str | None = None) -> str | None:
     except RCAError: return None
 
 def model_cache(name: str) -> Path:
-    "The cache folder of model `name` for the current store (the S3 artifact root, else the tracking URI): two stores' `lstm_model v1` are different models."
+    """The cache folder of model `name` for the current store (the S3 artifact root, else the tracking URI): two stores'
+    `lstm_model v1` are different models."""
     import hashlib
     check_model_name(name)
     where = _root_or_none() or tracking_uri()
@@ -171,8 +172,10 @@ def _max_version(client, name: str) -> int:
     return int(vs[0].version) if vs else 0
 
 def publish_version(folder, name: str = DEFAULT_MODEL_NAME, experiment: str | None = None, run_id: str | None = None,
-                    tags: dict | None = None, description: str | None = None, store: Store | None = None, progress: bool = False):
-    "Publish the MLflow model in `folder` to the store (default: the artifact root's) and register it as the next version of `name`; returns the ModelVersion."
+                    tags: dict | None = None, description: str | None = None, store: Store | None = None,
+                    progress: bool = False):
+    """Publish the MLflow model in `folder` to the store (default: the artifact root's) and register it as the next
+    version of `name`; returns the ModelVersion."""
     check_model_name(name)
     store = store or open_store()
     if not (Path(folder) / 'MLmodel').is_file():
@@ -253,6 +256,7 @@ def _from_registry(name, kind, val, progress, notes) -> Provenance:
             return Provenance(name, int(mv.version), 'registry', mv.source, digest, hit, str(path))
     raise IntegrityError(f'no registered version of {name} passes its integrity check')
 
+# %% ../nbs/07_registry.ipynb #711036f1
 def s3_aliases(store: Store, name: str) -> dict:
     "The alias → version mirror `promote` keeps in S3."
     return store.get_json(f'_aliases/{name}.json') or {}
@@ -387,7 +391,8 @@ def _when(ms) -> str: return dt.datetime.fromtimestamp(int(ms) / 1000,
                                                        dt.timezone.utc).strftime('%Y-%m-%d %H:%M:%S') if ms else ''
 
 def _version_row(v, aliases: dict) -> dict:
-    return {'name': v.name, 'version': int(v.version), 'aliases': ','.join(sorted('@' + a for a, n in aliases.items() if n == int(v.version))),
+    return {'name': v.name, 'version': int(v.version),
+            'aliases': ','.join(sorted('@' + a for a, n in aliases.items() if n == int(v.version))),
             'stage': v.tags.get('stage', 'none'), 'created': _when(v.creation_timestamp), 'f1': v.tags.get('f1', ''),
             'validation': v.tags.get('validation.status', ''), 'source': v.source, 'run_id': v.run_id or ''}
 
@@ -428,7 +433,8 @@ def export_registry(out=None) -> dict:
         models.append({'name': rm.name, 'description': rm.description, 'aliases': _aliases(client, rm.name),
                        'versions': [{'version': int(v.version), 'source': v.source, 'run_id': v.run_id,
                                      'status': v.status,
-                                     'created': _when(v.creation_timestamp), 'description': v.description, 'tags': dict(v.tags)}
+                                     'created': _when(v.creation_timestamp), 'description': v.description,
+                                     'tags': dict(v.tags)}
                                     for v in _versions(client, rm.name)]})
     doc = {'exported_at': _now(), 'tracking_uri': tracking_uri(), 'models': models}
     if out: Path(out).write_text(json.dumps(doc, indent=1))
@@ -490,6 +496,7 @@ def cleanup_versions(name: str, keep: int, dry_run: bool = False) -> list[str]:
             except S3Error as e: lines.append(f'  could not remove its folder: {e}')
     return lines
 
+# %% ../nbs/07_registry.ipynb #65eb6a90
 def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> list[str]:
     """Delete all but the newest `keep` top-level runs of `experiment` (children go with their parent), never one behind
     an aliased version."""
@@ -533,7 +540,8 @@ def cleanup_runs(experiment: str | None, keep: int, dry_run: bool = False) -> li
 
 # %% ../nbs/07_registry.ipynb #4659a51d
 def validate(name: str, version: int, data=None, min_f1: float = 0.8, min_precision: float | None = None,
-             min_recall: float | None = None, min_auc: float | None = None, promote_on_pass: bool = True, root: str | None = None) -> dict:
+             min_recall: float | None = None, min_auc: float | None = None, promote_on_pass: bool = True,
+             root: str | None = None) -> dict:
     """Evaluate `name` v`version` on held-out labelled data, tag the result, promote to production when every threshold
     passes."""
     client = _client()

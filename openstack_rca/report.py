@@ -72,7 +72,8 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     "The report as Markdown, with the timeline plot embedded."
     out = [f'# Root-cause analysis', '', f'**Issue:** {md(report.issue)}', '',
            f'**Category:** {report.category} (confidence {report.confidence:.2f}) · mode {report.mode}'
-           + (f" · model {report.model['name']} v{report.model['version']} ({report.model['source']})" if report.model else ''), '']
+           + (f" · model {report.model['name']} v{report.model['version']} ({report.model['source']})"
+              if report.model else ''), '']
     out += [f'> **Warning:** {md(w)}' for w in report.warnings] + ([''] if report.warnings else [])
     if report.suspects:
         out += ['## Suspects', '', '| ' + ' | '.join(_SUSPECT_HEAD) + ' |', '|' + '---|' * len(_SUSPECT_HEAD)]
@@ -90,7 +91,8 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     ]
     a = report.affected
     out += ['', '## Affected', '', f"- services: {md(', '.join(a['services']) or '-')}",
-            f"- instances: {md(', '.join(a['instances']) or '-')}", f"- requests: {md(', '.join(a['requests']) or '-')}",
+            f"- instances: {md(', '.join(a['instances']) or '-')}",
+            f"- requests: {md(', '.join(a['requests']) or '-')}",
             '', '## Recommendations', ''] + [f'- {r}' for r in report.recommendations]
     out += ['', f"<sub>{report.stats['records']} records, {report.stats['chains']} chains "
                 f"({report.stats['anomalous_chains']} anomalous), "
@@ -116,11 +118,15 @@ def to_html(report: Report, png: bytes | None = None) -> str:
            + '</table>') if report.suspects else ''
     img = f'<img alt="timeline" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else ''
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>RCA: {e(report.issue[:80])}</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}code{{font-size:12px}}</style></head>
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}} code{{font-size:12px}}</style></head>
 <body><h1>Root-cause analysis</h1><p><b>Issue:</b> {e(report.issue)}</p>
-<p><b>Category:</b> {e(report.category)} (confidence {report.confidence:.2f}) · mode {e(report.mode)}{model}</p>{warn}{sus}{img}
+<p><b>Category:</b> {e(report.category)} (confidence {report.confidence:.2f}) · mode {e(report.mode)}{model}</p>
+{warn}{sus}{img}
 <h2>Root causes</h2>{table}<h2>Timeline</h2><ul>{tl}</ul>
-<h2>Affected</h2><ul><li>services: {e(', '.join(a['services']) or '-')}</li><li>instances: {e(', '.join(a['instances']) or '-')}</li><li>requests: {e(', '.join(a['requests']) or '-')}</li></ul>
+<h2>Affected</h2><ul><li>services: {e(', '.join(a['services']) or '-')}</li>
+<li>instances: {e(', '.join(a['instances']) or '-')}</li>
+<li>requests: {e(', '.join(a['requests']) or '-')}</li></ul>
 <h2>Recommendations</h2><ul>{''.join(f'<li>{e(r)}</li>' for r in report.recommendations)}</ul></body></html>
 """
 
@@ -147,7 +153,8 @@ def log_inference(report: Report, experiment: str | None = None, logs=None, fmt:
                   log_issue: bool = False) -> str | None:
     """Record `report` as an MLflow run (run_type=rca_inference), with `report.json` and, for another `fmt`, the report
     as the user got it. The issue text stays out (only its sha256 and length) unless `log_issue`. Returns the run id."""
-    from openstack_rca.tracking import tracking_uri, reachable, using_store, ensure_experiment, experiment_name, run_name
+    from openstack_rca.tracking import (tracking_uri, reachable, using_store, ensure_experiment, experiment_name,
+                                        run_name)
     import logging, mlflow
     logging.getLogger('mlflow').setLevel(logging.WARNING)
     uri = tracking_uri()
@@ -160,11 +167,13 @@ def log_inference(report: Report, experiment: str | None = None, logs=None, fmt:
             m = report.model or {}
             mlflow.log_params({**issue_fingerprint(report.issue), 'mode': report.mode, 'model.name': m.get('name'),
                                'model.version': m.get('version'), 'model.source': m.get('source'),
-                               'logs': ';'.join(str(p) for p in (logs or []))[:500], 'root_causes': len(report.root_causes),
+                               'logs': ';'.join(str(p) for p in (logs or []))[:500],
+                               'root_causes': len(report.root_causes),
                                'baseline': str(report.stats.get('baseline'))[:250],
                                'suspect': report.suspects[0]['service'] if report.suspects else None,
                                **({'issue': report.issue[:500]} if log_issue else {})})
-            mlflow.log_metrics({**{f'stats.{k}': float(v) for k, v in report.stats.items() if isinstance(v, (int, float))},
+            mlflow.log_metrics({**{f'stats.{k}': float(v) for k, v in report.stats.items()
+                                   if isinstance(v, (int, float))},
                                 **{f'latency.{k}': float(v) for k, v in report.timings.items()},
                                 'confidence': float(report.confidence),
                                 'top_score': float(report.root_causes[0]['score']) if report.root_causes else 0.0})

@@ -92,7 +92,8 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
 # %% ../nbs/03_sessions.ipynb #aa5e6564
 def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
-    "(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window k's event."
+    """(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window
+    k's event."""
     keyed = sessionize(records.assign(_row=np.arange(len(records))), by)
     codes, uniques = pd.factorize(keyed['session'], sort=False)
     idx = vocab.encode(keyed['template_id'].to_numpy())

@@ -69,7 +69,8 @@ class Cloud:
 
     def log(self, t, service, level, component, message, ctx=None, tag=None, extra=None, local=False):
         req, user, project = ctx or (None, None, None)
-        self.events.append(Event(t, service, level, component, message, req, self.ids.req() if (local and req) else None,
+        self.events.append(Event(t, service, level, component, message, req,
+                                 self.ids.req() if (local and req) else None,
                                  user, project, tag, list(extra or [])))
 
     def http(self, t, service, ctx, method, path, status, size=None, client=None, tag=None):
@@ -111,8 +112,10 @@ def boot(self: Cloud, t: float, fault=None) -> float:
              a + f'Attempting claim: memory {mem} MB, disk {disk} GB, vcpus 1 CPU', ctx)
     used = self.rng.randint(1, 30) * 512
     for msg in (f'Total memory: 64172 MB, used: {used}.00 MB', f'memory limit: 96258.00 MB, free: {96258 - used}.00 MB',
-                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB', 'disk limit not specified, defaulting to unlimited',
-                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU', 'vcpu limit not specified, defaulting to unlimited',
+                f'Total disk: 15 GB, used: {self.rng.randint(0, 14)}.00 GB',
+                'disk limit not specified, defaulting to unlimited',
+                f'Total vcpu: 16 VCPU, used: {self.rng.randint(0, 15)}.00 VCPU',
+                'vcpu limit not specified, defaulting to unlimited',
                 'Claim successful'):
         t += 0.01; self.log(t, 'nova-compute', 'INFO', 'nova.compute.claims', a + msg, ctx)
     if fault and fault.stage == 'claim': return fault.play(self, env, t + 0.05)
@@ -123,7 +126,8 @@ def boot(self: Cloud, t: float, fault=None) -> float:
               client=f'10.0.0.{21 + HOSTS.index(host)}')
     if fault and fault.stage == 'network': return fault.play(self, env, t + 0.7)
     t += 1.0
-    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova', f"Nova event response: {{'status': 'completed', 'tag': u'{port}', "
+    self.log(t, 'neutron-server', 'INFO', 'neutron.notifiers.nova',
+             f"Nova event response: {{'status': 'completed', 'tag': u'{port}', "
              f"'name': 'network-vif-plugged', 'server_uuid': u'{inst}', 'code': 200}}", ctx, local=True)
     self.log(t + 0.05, 'nova-api', 'INFO', 'nova.api.openstack.compute.server_external_events',
              f'Creating event network-vif-plugged:{port} for instance {inst}', ctx)
@@ -266,7 +270,8 @@ def background(self: Cloud, t0: float, t1: float):
             self.log(t + 0.5, 'nova-compute', 'INFO', 'nova.compute.resource_tracker',
                      f'Compute_service record updated for {host}:{host}')
             if self.rng.random() < 0.1:
-                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager', 'While synchronizing instance power states, '
+                self.log(t + 1, 'nova-compute', 'WARNING', 'nova.compute.manager',
+                         'While synchronizing instance power states, '
                          f'found {n + 1} instances in the database and {n} instances on the hypervisor.')
             if self.rng.random() < 0.2:
                 base = self.ids.hex(40)
@@ -324,30 +329,38 @@ FAULTS = [
             "ID '{inst}'. Filter results: ['RetryFilter: (start: 4, end: 4)', 'AvailabilityZoneFilter: (start: 4, end: "
             "4)', 'RamFilter: (start: 4, end: 0)']", 'root', []),
            (0.2, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: No '
-            'valid host was found. There are not enough hosts available.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/conductor/manager.py", '
-            'line 568, in build_instances', 'NoValidHost: No valid host was found. There are not enough hosts available.')),
-           (0.3, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', A + 'Setting instance to ERROR state.', 'effect', [])]),
+            'valid host was found. There are not enough hosts available.', 'effect',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/conductor/manager.py", line 568, in build_instances',
+                'NoValidHost: No valid host was found. There are not enough hosts available.')),
+           (0.3, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', A + 'Setting instance to ERROR state.', 'effect',
+            [])]),
     Fault('resource_shortage', 'disk_claim_failed', 'boot', 'claim',
           'New VMs on one compute node fail with "Insufficient compute resources: Free disk" and get rescheduled',
           [(0.0, 'nova-compute', 'WARNING', 'nova.compute.resource_tracker', A + 'Insufficient free disk on {host}: '
             'requested 40 GB but only 1.00 GB available, disk usage 98%', 'root', []),
-           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to build and run instance: Insufficient compute resources: '
-            'Free disk 1.00 GB < requested 40 GB.', 'effect', _TB('  File "/usr/lib/python2.7/dist-packages/nova/compute/claims.py", '
-            'line 181, in _test', 'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.')),
+           (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager',
+            A + 'Failed to build and run instance: Insufficient compute resources: '
+            'Free disk 1.00 GB < requested 40 GB.', 'effect',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/compute/claims.py", line 181, in _test',
+                'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.')),
            (0.4, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
-            "[u'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.']", 'effect', []),
+            "[u'ComputeResourcesUnavailable: Insufficient compute resources: Free disk 1.00 GB < requested 40 GB.']",
+            'effect', []),
            (0.5, 'nova-conductor', 'WARNING', 'nova.scheduler.utils', 'Failed to compute_task_build_instances: '
             'Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for '
             'instance {inst}.', 'effect', [])]),
     Fault('network', 'port_binding_failed', 'boot', 'network',
           'VM creation fails with "PortBindingFailed: Binding failed for port" and instances go to ERROR state',
-          [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers', 'Failed to bind port {port} on host {host} for '
-            "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, 'physical_network': None, "
-            "'network_type': u'vxlan'}}]", 'root', []),
+           [(0.0, 'neutron-server', 'ERROR', 'neutron.plugins.ml2.managers',
+             'Failed to bind port {port} on host {host} for '
+             "vnic_type normal using segments [{{'network_id': '{net}', 'segmentation_id': 1042, "
+             "'physical_network': None, "
+             "'network_type': u'vxlan'}}]", 'root', []),
            (0.1, 'neutron-server', 'INFO', 'neutron.plugins.ml2.plugin', 'Attempt 10 to bind port {port}', 'effect',
             []),
            (0.6, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, in _update_ports_for_instance',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/network/neutronv2/api.py", line 1200, '
+                'in _update_ports_for_instance',
                 'PortBindingFailed: Binding failed for port {port}, please check neutron logs for more information.')),
            (0.8, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('network', 'vif_plug_timeout', 'boot', 'network',
@@ -357,15 +370,18 @@ FAULTS = [
            (300.0, 'nova-compute', 'WARNING', 'nova.virt.libvirt.driver', A + 'Timeout waiting for vif plugging '
             'callback for instance with vm_state building and task_state spawning.', 'effect', []),
            (300.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, in _create_domain_and_network',
+            _TB('  File "/usr/lib/python2.7/dist-packages/nova/virt/libvirt/driver.py", line 5038, '
+                'in _create_domain_and_network',
                 'VirtualInterfaceCreateException: Virtual Interface creation failed'))]),
     Fault('network', 'ip_exhausted', 'boot', 'network',
           'Booting a server fails: "No more IP addresses available on network"',
           [(0.0, 'neutron-server', 'ERROR', 'neutron.api.v2.resource', 'create failed (client error): '
             'IpAddressGenerationFailure: No more IP addresses available on network {net}.', 'root', []),
-           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', A + 'Neutron error creating port on network {net}',
+           (0.2, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api',
+            A + 'Neutron error creating port on network {net}',
             'effect', _TB('IpAddressGenerationFailureClient: No more IP addresses available on network {net}.')),
-           (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed network setup after 1 attempt(s)', 'effect', [])]),
+           (0.3, 'nova-compute', 'ERROR', 'nova.compute.manager',
+            A + 'Instance failed network setup after 1 attempt(s)', 'effect', [])]),
     Fault('authentication', 'neutron_admin_credentials', 'boot', 'network',
           'VMs fail to boot with "Unauthorized: The request you have made requires authentication" from neutron',
           [(0.0, 'keystone', 'WARNING', 'keystone.common.wsgi', 'Authorization failed. The request you have made '
@@ -373,7 +389,8 @@ FAULTS = [
            (0.1, 'nova-compute', 'ERROR', 'nova.network.neutronv2.api', 'Neutron client was not able to generate a '
             'valid admin token, please verify Neutron admin credential located in nova.conf', 'effect', []),
            (0.2, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized exception.'))]),
+            _TB('NeutronAdminCredentialConfigurationInvalid: Networking client is experiencing an unauthorized '
+                'exception.'))]),
     Fault('authentication', 'token_validation', 'boot', 'api',
           'API requests are rejected with HTTP 401 Unauthorized although the users log in fine',
           [(0.0, 'keystone', 'ERROR', 'keystone.token.providers.fernet.token_formatters', 'Unable to decrypt token: '
@@ -397,14 +414,17 @@ FAULTS = [
           'Snapshots never finish; nova-compute logs "Timed out waiting for a reply to message ID"',
           [(0.0, 'nova-compute', 'WARNING', 'oslo.messaging._drivers.impl_rabbit', '{no_ctx}Unexpected error during '
             'heartbeart thread processing, retrying...: error: [Errno 104] Connection reset by peer', 'root', []),
-           (60.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Error while trying to clean up image {image}', 'effect',
+           (60.0, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Error while trying to clean up image {image}',
+            'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}')),
            (60.2, 'nova-compute', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB('MessagingTimeout: Timed out waiting for a reply to message ID {msgid}'))]),
     Fault('database', 'db_connection_lost', 'boot', 'schedule',
           'API returns 500 errors intermittently; "Lost connection to MySQL server" in nova-conductor',
-          [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines', 'Database connection was found disconnected; reconnecting: '
-            "DBConnectionError: (pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during query')", 'root', []),
+           [(0.0, 'nova-conductor', 'ERROR', 'oslo_db.sqlalchemy.engines',
+             'Database connection was found disconnected; reconnecting: '
+             "DBConnectionError: (pymysql.err.OperationalError) (2013, 'Lost connection to MySQL server during query')",
+             'root', []),
            (0.5, 'nova-conductor', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB("DBConnectionError: (pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on "
                 "'10.0.0.11' ([Errno 111] Connection refused)\")")),
@@ -432,12 +452,14 @@ FAULTS = [
            (0.4, 'nova-compute', 'INFO', 'nova.compute.manager', A + 'Terminating instance', 'effect', [])]),
     Fault('hypervisor', 'kvm_unavailable', 'boot', 'spawn',
           'VMs go to ERROR on spawn with "Could not access KVM kernel module"',
-          [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest', 'Error launching a defined domain with XML: <domain type=\'kvm\'>',
+           [(0.0, 'nova-compute', 'ERROR', 'nova.virt.libvirt.guest',
+             'Error launching a defined domain with XML: <domain type=\'kvm\'>',
             'root', ['libvirtError: internal error: process exited while connecting to monitor: Could not access KVM '
                      'kernel module: No such file or '
                      'directory', 'failed to initialize KVM: No such file or directory']),
            (0.1, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Instance failed to spawn', 'effect',
-            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM kernel module')),
+            _TB('libvirtError: internal error: process exited while connecting to monitor: Could not access KVM '
+                'kernel module')),
            (0.3, 'nova-conductor', 'ERROR', 'nova.scheduler.utils', A + 'Error from last host: {host} (node {host}): '
             "[u'RescheduledException: Build of instance {inst} was re-scheduled']", 'effect', [])]),
     Fault('image', 'image_not_found', 'boot', 'image',
@@ -473,7 +495,8 @@ FAULTS = [
            (0.1, 'cinder-volume', 'ERROR', 'oslo_messaging.rpc.server', 'Exception during message handling', 'effect',
             _TB('ISCSITargetCreateFailed: Failed to create iscsi target for volume volume-{vol}.')),
            (0.4, 'nova-compute', 'ERROR', 'nova.compute.manager', A + 'Failed to attach {vol} at /dev/vdb', 'effect',
-            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume volume-{vol}.'))]),
+            _TB('RemoteError: Remote error: ISCSITargetCreateFailed Failed to create iscsi target for volume '
+                'volume-{vol}.'))]),
 ]
 
 # %% ../nbs/02_simulate.ipynb #61d88d1c
@@ -505,9 +528,9 @@ def _distract(cloud: Cloud, minutes: float, n: int, exclude: set, seed: int):
     pool = [d for d in DISTRACTORS if d[0] not in exclude] or DISTRACTORS
     for _ in range(n):
         cat, service, level, comp, msg = rng.choice(pool)
-        uuid = '-'.join(''.join(rng.choice('0123456789abcdef') for _ in range(k)) for k in (8, 4, 4, 4, 12))
-        ctx = None if msg.startswith('{no_ctx}') else ('req-' + '-'.join(''.join(rng.choice('0123456789abcdef') for _ in range(k)) for k in (8, 4, 4, 4, 12)),
-                                                       cloud.users[0][0], cloud.users[0][1])
+        hexid = lambda: '-'.join(''.join(rng.choice('0123456789abcdef') for _ in range(k)) for k in (8, 4, 4, 4, 12))
+        uuid = hexid()
+        ctx = None if msg.startswith('{no_ctx}') else ('req-' + hexid(), cloud.users[0][0], cloud.users[0][1])
         text = msg.removeprefix('{no_ctx}').format(uuid=uuid, n=rng.randint(100, 999), h=rng.randint(1, 4))
         cloud.log(rng.uniform(0.1, 0.9) * minutes * 60, service, level, comp, text, ctx, f'distractor:{cat}')
 
@@ -597,19 +620,23 @@ def simulate(out: Path | str, seed: int = 0, minutes: float = 30, faults: list[s
         tagged = [(i, cloud.events[i]) for i in order if cloud.events[i].tag in (f'root:{f.incident}',
                                                                                  f'effect:{f.incident}')]
         rec = lambda i, e: {'file': where[i][0], 'line': where[i][1], 'service': e.service, 'level': e.level,
-                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ', timespec='milliseconds'),
+                            'timestamp': (start + dt.timedelta(seconds=e.t)).isoformat(sep=' ',
+                                                                                       timespec='milliseconds'),
                             'message': e.message}
         incidents.append({'category': f.category, 'variant': f.name, 'issue': f.issue,
                           'root_cause': [rec(i, e) for i, e in tagged if e.tag.startswith('root')],
                           'effects': [rec(i, e) for i, e in tagged if e.tag.startswith('effect')],
                           'affected': {'request_ids': sorted({e.req for _, e in tagged if e.req}),
-                                       'instance_ids': sorted({m for _, e in tagged for m in [instance_of(e.message)] if m})}})
-    labels = {'generator': 'openstack-rca simulate', 'seed': seed, 'minutes': minutes, 'start': start.isoformat(sep=' '),
+                                       'instance_ids': sorted({m for _, e in tagged
+                                                               for m in [instance_of(e.message)] if m})}})
+    labels = {'generator': 'openstack-rca simulate', 'seed': seed, 'minutes': minutes,
+              'start': start.isoformat(sep=' '),
               'format': 'loghub' if loghub else 'per-service', 'files': sorted(streams),
               'records': len(cloud.events), 'incidents': incidents}
     if distractors:
-        labels['distractors'] = [{'file': where[i][0], 'line': where[i][1], 'service': e.service, 'category': e.tag.split(':', 1)[1],
-                                  'message': e.message} for i in order for e in [cloud.events[i]] if (e.tag or '').startswith('distractor:')]
+        labels['distractors'] = [{'file': where[i][0], 'line': where[i][1], 'service': e.service,
+                                  'category': e.tag.split(':', 1)[1], 'message': e.message}
+                                 for i in order for e in [cloud.events[i]] if (e.tag or '').startswith('distractor:')]
     (out / LABELS).write_text(json.dumps(labels, indent=1) + '\n', encoding='utf-8')
     return labels
 

@@ -20,7 +20,8 @@ MANIFEST = '_manifest.json'
 VOLATILE = {MANIFEST, 'registered_model_meta'}  # MLflow rewrites registered_model_meta on every download of a version
 
 def experiment_slug(experiment: str) -> str:
-    "Lower case, runs of anything but letters and digits as one '-': `openstack_rca_system_staging` → `openstack-rca-system-staging`."
+    """Lower case, runs of anything but letters and digits as one '-': `openstack_rca_system_staging` →
+    `openstack-rca-system-staging`."""
     s = re.sub(r'[^a-z0-9]+', '-', experiment.lower()).strip('-')
     if not s: raise RCAError(f'experiment name {experiment!r} has no letters or digits to name a folder with')
     return s
@@ -77,7 +78,8 @@ def manifest_digest(files: dict) -> str:
     return hashlib.sha256(''.join(f'{p} {files[p]["sha256"]}\n' for p in sorted(files)).encode()).hexdigest()
 
 def folder_manifest(folder) -> dict:
-    "`{'files': {relative path: {'sha256', 'size'}}, 'sha256': digest}` of every file under `folder` (but the manifest and MLflow's registered_model_meta)."
+    """`{'files': {relative path: {'sha256', 'size'}}, 'sha256': digest}` of every file under `folder` (but the manifest
+    and MLflow's registered_model_meta)."""
     folder = Path(folder)
     if not folder.is_dir(): raise RCAError(f'{folder} is not a folder')
     files = {p.relative_to(folder).as_posix(): {'sha256': sha256_file(p), 'size': p.stat().st_size}
@@ -163,7 +165,8 @@ class Store:
         "Fail with one line unless the root can be used; returns the store."
         raise NotImplementedError
     def _list(self, rel_prefix: str, delimiter: str | None = None):
-        "Yield ('key', relative name, size) for objects, and with a delimiter ('prefix', sub-folder/, 0), under `rel_prefix`."
+        """Yield ('key', relative name, size) for objects, and with a delimiter ('prefix', sub-folder/, 0), under
+        `rel_prefix`."""
         raise NotImplementedError
     def get_json(self, rel: str):
         "A JSON object's content, or None when it does not exist."
@@ -468,8 +471,9 @@ def s3_errors(action: str):
         raise S3Error(f'{action}: {msg}') from None
     except S3UploadFailedError as e:
         unreachable = 'Could not connect' in str(e) or 'Connect' in type(e.__context__).__name__
-        raise S3Error(f'{action}: ' + (f'S3 endpoint {_endpoint()} is unreachable (check MLFLOW_S3_ENDPOINT_URL)' if unreachable
-                                      else str(e)[:200])) from None
+        why = (f'S3 endpoint {_endpoint()} is unreachable (check MLFLOW_S3_ENDPOINT_URL)' if unreachable
+               else str(e)[:200])
+        raise S3Error(f'{action}: {why}') from None
     except BotoCoreError as e:
         raise S3Error(f'{action}: {type(e).__name__}: {str(e)[:200]}') from None
 

@@ -305,7 +305,8 @@ def parsing_accuracy(pred_templates, true_templates) -> float:
 
 # %% ../nbs/01_templates.ipynb #2c98c000
 def loghub_accuracy(data: Path | str, miner: TemplateMiner | None = None) -> dict:
-    "GA, PA and template counts of the miner on Loghub's OpenStack_2k (folder `data` holds the log and its ground truth)."
+    """GA, PA and template counts of the miner on Loghub's OpenStack_2k (folder `data` holds the log and its ground
+    truth)."""
     from openstack_rca.logs import read_logs
     data = Path(data)
     log, truth = data / 'OpenStack_2k.log', data / 'OpenStack_2k.log_structured.csv'

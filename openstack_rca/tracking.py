@@ -102,7 +102,8 @@ def ensure_experiment(name: str) -> str:
 
 # %% ../nbs/05_tracking.ipynb #5034ddd3
 def epoch_logger():
-    "A Keras callback that logs each epoch's loss, val_loss and top-g accuracy to the active MLflow run, asynchronously."
+    """A Keras callback that logs each epoch's loss, val_loss and top-g accuracy to the active MLflow run,
+    asynchronously."""
     import mlflow
     keras, _ = _tf()
     class MlflowEpochLogger(keras.callbacks.Callback):

@@ -45,7 +45,8 @@ def plot_history(history: dict):
         if k in history: a.plot(range(1, len(history[k]) + 1), history[k], label=k)
     for k in ('top_g_accuracy', 'val_top_g_accuracy'):
         if k in history: b.plot(range(1, len(history[k]) + 1), history[k], label=k)
-    a.set_xlabel('epoch'); a.set_ylabel('cross-entropy'); a.legend(); b.set_xlabel('epoch'); b.set_ylabel('top-g accuracy'); b.legend()
+    a.set_xlabel('epoch'); a.set_ylabel('cross-entropy'); a.legend()
+    b.set_xlabel('epoch'); b.set_ylabel('top-g accuracy'); b.legend()
     fig.tight_layout()
     return fig
 
@@ -135,7 +136,8 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
             exp_id = ensure_experiment(experiment)
             run = mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True,
                                    parent_run_id=parent_run_id)
-        except _tracking_failures() as e:                        # it answered the health check, then failed to start a run
+        # it answered the health check, then failed to start a run
+        except _tracking_failures() as e:
             warnings.append(
                 f'MLflow tracking server {uri} failed to start a run ({type(e).__name__}): training without '
                 f'tracking, the model goes to {models_dir}/'
@@ -152,6 +154,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
         finally: _end_run(failed=result is None or bool(result.publish_error))
     return result
 
+# %% ../nbs/08_train.ipynb #57e44330
 def _end_run(failed: bool):
     "End the active run as FAILED or FINISHED; a tracking server that is gone leaves it as it was (said elsewhere)."
     import mlflow
@@ -178,7 +181,8 @@ def _train(records, report, cfg, eval_logs, run, params, name, register_as, mode
     try: return _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as,
                        models_dir,
                        verbose, warnings, experiment, root)
-    except _tracking_failures() as e:                       # the tracking server died mid-run: the trained model is kept
+    # the tracking server died mid-run: the trained model is kept
+    except _tracking_failures() as e:
         result.model_dir = save_scorer(scorer, _next_local_dir(models_dir, register_as))
         result.run_id = run.info.run_id
         result.publish_error = (
@@ -195,7 +199,8 @@ def _publish_later(model_dir, run, root) -> str:
 # %% ../nbs/08_train.ipynb #d2928046
 def _track(result, scorer, history, metrics, report, records, cfg, run, params, name, register_as, models_dir, verbose,
            warnings, experiment, root) -> TrainResult:
-    "Log the run's parameters, metrics and artifacts to MLflow and register the model (in MLflow's store or the artifact root)."
+    """Log the run's parameters, metrics and artifacts to MLflow and register the model (in MLflow's store or the
+    artifact root)."""
     import mlflow, tempfile
     mlflow.log_params(params)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
@@ -219,7 +224,8 @@ def _track(result, scorer, history, metrics, report, records, cfg, run, params, 
             try: v = publish_version(model, register_as, experiment, run.info.run_id, tags, desc,
                                      store=open_store(root),
                                      progress=bool(verbose))
-            except RCAError as e:                                   # S3 or the registry failed: keep the model, say how to publish it
+            # S3 or the registry failed: keep the model, say how to publish it
+            except RCAError as e:
                 result.model_dir = _next_local_dir(models_dir, register_as)
                 result.model_dir.parent.mkdir(parents=True, exist_ok=True)
                 import shutil; shutil.copytree(model, result.model_dir)
@@ -235,6 +241,7 @@ def _track(result, scorer, history, metrics, report, records, cfg, run, params, 
     result.run_id, result.model_version = run.info.run_id, str(v.version)
     return result
 
+# %% ../nbs/08_train.ipynb #97ef828a
 def _run_artifacts(d: Path, scorer, history, metrics, report) -> Path:
     "The run's plots and reports as files in `d`: what MLflow logs and what goes to the run's S3 folder."
     (d / 'plots').mkdir(parents=True)
@@ -248,10 +255,12 @@ def _run_artifacts(d: Path, scorer, history, metrics, report) -> Path:
     return d
 
 def _upload_run_folder(arts: Path, root: str, experiment: str, run, warnings: list) -> str | None:
-    "Claim `{experiment-slug}_{YYYYmmdd_HHMMSS}/` in S3 (a suffix if two runs start in the same second), upload the run's files, tag the run."
+    """Claim `{experiment-slug}_{YYYYmmdd_HHMMSS}/` in S3 (a suffix if two runs start in the same second), upload the
+    run's files, tag the run."""
     import mlflow, datetime as dt
     store = open_store(root)
-    try: when = dt.datetime.strptime(run.info.run_name[-15:], '%Y%m%d_%H%M%S')     # the run name's time: folder and run match
+    # the run name's time: folder and run match
+    try: when = dt.datetime.strptime(run.info.run_name[-15:], '%Y%m%d_%H%M%S')
     except (TypeError, ValueError): when = dt.datetime.fromtimestamp(run.info.start_time / 1000)
     try:
         base = run_prefix(experiment, when).rstrip('/')

@@ -1,14 +1,15 @@
 #!/usr/bin/env python
-"""The docs' Reliability table: every probe of the trust tests (security, bad input, S3 and registry faults) with
-its expected outcome, read from the tests themselves (the test's name says the outcome, its docstring adds detail),
-so the table cannot say more than what is tested. Prints Markdown; `nbs/reliability.ipynb` shows it and
-tests/test_docs.py checks that the page is up to date (`make reliability` refreshes it)."""
+"""The docs' Reliability table: every probe of the trust tests (security, bad input, S3 and registry faults,
+architecture) with its expected outcome, read from the tests themselves (the test's name says the outcome, its
+docstring adds detail), so the table cannot say more than what is tested. Prints Markdown;
+`nbs/reliability.ipynb` shows it and tests/test_docs.py checks that the page is up to date (`make reliability`
+refreshes it)."""
 import ast, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {'tests/test_security.py': 'security', 'tests/test_bad_input.py': 'bad input',
-         'tests/test_models.py': 'S3 and registry faults'}
+         'tests/test_models.py': 'S3 and registry faults', 'tests/test_architecture.py': 'architecture'}
 
 
 def _cases(node: ast.FunctionDef) -> str:
