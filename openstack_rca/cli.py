@@ -4,18 +4,19 @@
 
 # %% ../nbs/90_cli.ipynb #ef66f694
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, os, secrets, sys, time
 from pathlib import Path
 import pandas as pd
 from . import __version__
 from .logs import RCAError, read_logs, data_dir, redact
 from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
-from .core import CATEGORIES, Settings, using
+from .core import CATEGORIES, Settings, using, parse_size
 from .simulate import simulate
 
 # %% auto #0
-__all__ = ['FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep', 'cmd_bench',
-           'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'settings_from', 'main']
+__all__ = ['LOOPBACK', 'FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep',
+           'cmd_bench', 'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'serve_config',
+           'cmd_serve', 'settings_from', 'main']
 
 # %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
@@ -550,7 +551,91 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bench)
     _models_parser(sub)
     _analyze_parser(sub)
+    _serve_parser(sub)
     return p
+
+# %% ../nbs/90_cli.ipynb #d18cb707
+LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+
+def _session_key(state: Path) -> str:
+    "The state folder's session-signing key, created private on first use."
+    f = Path(state) / 'session.key'
+    if not f.exists():
+        Path(state).mkdir(parents=True, exist_ok=True)
+        f.write_text(secrets.token_hex(32)); f.chmod(0o600)
+    return f.read_text().strip()
+
+def _free_port(host: str, port: int):
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, port))
+    except OSError as e: raise RCAError(f'cannot listen on {host}:{port}: {e.strerror or e} (choose --port)') from None
+
+def serve_config(a, env=None):
+    "The server's configuration from the flags and the environment (the API token), checked."
+    from openstack_rca.serve import ServeConfig, load_credentials
+    env = os.environ if env is None else env
+    roots = [Path(r).expanduser() for r in a.logs_root or []]
+    for r in roots:
+        if not r.is_dir(): raise RCAError(f'--logs-root {r}: not a folder')
+    if a.credentials: load_credentials(a.credentials)                # a bad file fails now, not at the first login
+    cfg = ServeConfig(logs_roots=roots, state=Path(a.state), credentials=Path(a.credentials) if a.credentials else None,
+                      token=(env.get('OPENSTACK_RCA_API_TOKEN') or '').strip() or None, workers=a.workers,
+                      max_queued=a.max_queued, max_upload=parse_size(a.max_upload), model_name=a.model_name,
+                      models_dir=a.models_dir)
+    if a.host not in LOOPBACK and not (cfg.credentials or cfg.token):
+        raise RCAError(f'--host {a.host} serves other machines: give --credentials FILE or OPENSTACK_RCA_API_TOKEN')
+    if a.workers < 1 or a.max_queued < 1: raise RCAError('--workers and --max-queued must be at least 1')
+    return cfg
+
+def cmd_serve(a) -> int:
+    if a.add_user:
+        import getpass
+        from openstack_rca.serve import add_user
+        path = Path(a.credentials or 'serve-users')
+        pw = sys.stdin.readline().rstrip('\n') if a.password_stdin else getpass.getpass(f'password for {a.add_user}: ')
+        add_user(path, a.add_user, pw)
+        print(f'{a.add_user} written to {path}: start the server with --credentials {path}')
+        return 0
+    from openstack_rca.serve import create_app
+    from openstack_rca.core import current
+    cfg = serve_config(a)
+    cfg.secret = _session_key(cfg.state)
+    _free_port(a.host, a.port)
+    _quiet_libraries(True)
+    import uvicorn
+    app = create_app(current(), cfg)
+    users = 'users from ' + str(cfg.credentials) if cfg.credentials else ('the API token' if cfg.token else
+                                                                           'no users: read-only')
+    print(f'openstack-rca serve: http://{a.host}:{a.port}/ (API docs /docs), {len(cfg.logs_roots)} logs root(s), '
+          f'{users}, {cfg.workers} worker(s)', flush=True)
+    uvicorn.run(app, host=a.host, port=a.port, log_level='warning' if a.quiet else 'info')
+    return 0
+
+def _serve_parser(sub):
+    s = sub.add_parser('serve', help='the web UI and REST API: analyses, models, runs',
+                       description='Serve the web pages (Analyze, Report, Models, Runs) and the REST API under /api/v1 '
+                                   '(OpenAPI at /docs), with the same settings as the other commands.')
+    s.add_argument('--host', default='127.0.0.1', help='interface to listen on (default 127.0.0.1: this machine only)')
+    s.add_argument('--port', type=int, default=8000, help='default 8000')
+    s.add_argument('--logs-root', action='append', metavar='FOLDER',
+                   help='a folder whose logs analyses may read, repeatable (default: none, uploads only)')
+    s.add_argument('--state', default='serve-state', help='where analyses and uploads are kept (default serve-state/)')
+    s.add_argument('--credentials', metavar='FILE', help='users who may change things (write with --add-user)')
+    s.add_argument('--add-user', metavar='NAME', help='add or replace a user in --credentials (default serve-users) '
+                                                      'and exit; the password is asked for')
+    s.add_argument('--password-stdin', action='store_true', help='with --add-user: read the password from stdin')
+    s.add_argument('--workers', type=int, default=2, help='analyses run at once (default 2)')
+    s.add_argument('--max-queued', type=int, default=20, help='analyses that may wait; more get 429 (default 20)')
+    s.add_argument('--max-upload', default='200MB', metavar='SIZE', help='largest upload (default 200MB)')
+    s.add_argument('--model-name', default='lstm_model', help='registered model for full mode (default lstm_model)')
+    s.add_argument('--models-dir', default='models', help='local models, the last fallback (default models/)')
+    _s3_args(s)
+    _mlflow_switch(s, 'no tracking: analyses are not recorded in MLflow and the Models page is empty')
+    s.add_argument('--experiment', help='MLflow experiment of the runs shown (default $OPENSTACK_RCA_EXPERIMENT)')
+    s.add_argument('--quiet', action='store_true', help='no access log')
+    s.set_defaults(func=cmd_serve)
 
 # %% ../nbs/90_cli.ipynb #70926c3c
 FLAG_SETTINGS = ('artifact_root', 'experiment', 'no_mlflow', 'multipart_threshold', 'multipart_chunksize')

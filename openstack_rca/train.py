@@ -135,7 +135,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
         try:
             exp_id = ensure_experiment(experiment)
             run = mlflow.start_run(experiment_id=exp_id, run_name=name, log_system_metrics=True,
-                                   parent_run_id=parent_run_id)
+                                   parent_run_id=parent_run_id, tags={'run_type': 'training'})
         # it answered the health check, then failed to start a run
         except _tracking_failures() as e:
             warnings.append(
