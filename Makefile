@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme docs nbtest nbtest-fast pytest bench figures reliability lab clean
+.PHONY: help demo test check-nbdev readme docs nbtest nbtest-fast pytest bench figures reliability lab stack stack-down clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
@@ -16,6 +16,7 @@ help:
 	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
 	@echo "make readme - regenerate README.md from nbs/index.ipynb"
 	@echo "make lab    - JupyterLab on nbs/ from the project venv (start with tutorial.ipynb)"
+	@echo "make stack  - MLflow on PostgreSQL with basic-auth and S3 (moto) on this machine; make stack-down stops it"
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -79,10 +80,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/analyze_bench.py
 	$(BIN)/python bench/real_cases.py
 	$(BIN)/python bench/small_files.py
+	$(BIN)/python bench/serve_bench.py
 	$(MAKE) figures
 
 figures: $(VENV)/.installed-dev
-	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb nbs/reliability.ipynb
+	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb nbs/reliability.ipynb nbs/web_ui.ipynb
 	$(BIN)/nbdev_clean
 
 # The Reliability docs page, from the tests (tests/test_docs.py fails when it is older than them).
@@ -96,6 +98,17 @@ lab: $(VENV)/.installed-dev
 	$(PIP) -e '.[lab]'
 	@echo "open tutorial.ipynb; MLflow store: $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} $(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# The production layout on one machine (needs Debian's postgresql): data, logs and secrets in .stack/.
+$(VENV)/.installed-stack: $(VENV)/.installed
+	$(PIP) -e '.[stack]'
+	@touch $@
+
+stack: $(VENV)/.installed-stack
+	$(BIN)/openstack-rca stack up
+
+stack-down: $(VENV)/.installed
+	$(BIN)/openstack-rca stack down
 
 clean:
 	rm -rf demo_out build dist *.egg-info .pytest_cache _proc _proc_site _docs

@@ -12,6 +12,7 @@ min_python = cfg['min_python']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 lab_requirements = shlex.split(cfg.get('lab_requirements', ''))
+stack_requirements = shlex.split(cfg.get('stack_requirements', ''))
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -24,7 +25,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['openstack_rca', 'openstack_rca.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'lab': lab_requirements},
+    extras_require={'dev': dev_requirements, 'lab': lab_requirements, 'stack': stack_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),

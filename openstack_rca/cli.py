@@ -16,7 +16,7 @@ from .simulate import simulate
 # %% auto #0
 __all__ = ['LOOPBACK', 'FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep',
            'cmd_bench', 'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'serve_config',
-           'cmd_serve', 'settings_from', 'main']
+           'cmd_serve', 'cmd_stack', 'settings_from', 'main']
 
 # %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
@@ -552,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     _models_parser(sub)
     _analyze_parser(sub)
     _serve_parser(sub)
+    _stack_parser(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #d18cb707
@@ -637,6 +638,35 @@ def _serve_parser(sub):
     s.add_argument('--quiet', action='store_true', help='no access log')
     s.set_defaults(func=cmd_serve)
 
+# %% ../nbs/90_cli.ipynb #942f6ef0
+def cmd_stack(a) -> int:
+    from openstack_rca.stack import Stack
+    st = Stack(a.dir, env=os.environ)                 # the parts start from this shell's environment (PATH, locale)
+    if a.action == 'up':
+        env = st.up()
+        e = st.client_env()
+        print(f"PostgreSQL on 127.0.0.1:{st.secrets()['pg_port']} (databases mlflow, mlflow_auth; data in {st.pg})\n"
+              f"S3 (moto, in memory) on {e['MLFLOW_S3_ENDPOINT_URL']}, bucket {Stack.BUCKET}\n"
+              f"MLflow (basic-auth) on {e['MLFLOW_TRACKING_URI']}, user {e['MLFLOW_TRACKING_USERNAME']}\n"
+              f'use it: source {env}')
+    elif a.action == 'down':
+        stopped = st.down()
+        print(f"stopped {', '.join(stopped)}" if stopped else 'nothing was running')
+    else:
+        s = st.status()
+        print('\n'.join(f"{k:9} {'up' if v else 'down'}" for k, v in s.items()))
+        return 0 if all(s.values()) else 1
+    return 0
+
+def _stack_parser(sub):
+    s = sub.add_parser('stack', help='PostgreSQL + S3 + an authenticated MLflow server on this machine',
+                       description='Start, stop or check the production layout on one machine: MLflow on PostgreSQL '
+                                   "with basic-auth, run artifacts and model versions in S3 (moto's server). `up` "
+                                   'writes DIR/stack.env: source it to use the stack.')
+    s.add_argument('action', choices=['up', 'down', 'status'])
+    s.add_argument('--dir', default='.stack', help='where the stack keeps its data, logs and secrets (default .stack/)')
+    s.set_defaults(func=cmd_stack)
+
 # %% ../nbs/90_cli.ipynb #70926c3c
 FLAG_SETTINGS = ('artifact_root', 'experiment', 'no_mlflow', 'multipart_threshold', 'multipart_chunksize')
 
@@ -652,6 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     # a tracking server that dies costs seconds per call, not minutes (MLflow's default: 7 retries, backoff x2)
     os.environ.setdefault('MLFLOW_HTTP_REQUEST_MAX_RETRIES', '3')
     os.environ.setdefault('MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', '1')
+    # stdout is the answer (a report, JSON): MLflow's "View run at" lines after a run on a server go nowhere
+    os.environ.setdefault('MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT', 'true')
     try:
         with using(settings_from(a)):                # everything below reads these, never the environment
             return a.func(a)

@@ -54,7 +54,8 @@ ENV_VARS = {'tracking_uri': 'MLFLOW_TRACKING_URI', 'tracking': 'OPENSTACK_RCA_NO
             's3_endpoint': 'MLFLOW_S3_ENDPOINT_URL', 'multipart_threshold': 'OPENSTACK_RCA_S3_MULTIPART_THRESHOLD',
             'multipart_chunksize': 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE', 'data': 'OPENSTACK_RCA_DATA',
             'cache': 'OPENSTACK_RCA_CACHE', 'user': 'OPENSTACK_RCA_USER',
-            'system_metrics_interval': 'MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL'}
+            'system_metrics_interval': 'MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL',
+            'tracking_username': 'MLFLOW_TRACKING_USERNAME', 'tracking_password': 'MLFLOW_TRACKING_PASSWORD'}
 
 def _login() -> str:
     try: return getpass.getuser()
@@ -74,6 +75,8 @@ class Settings:
     cache: Path | None = None
     user: str = 'unknown'
     system_metrics_interval: float | None = None
+    tracking_username: str | None = None              # a tracking server's basic-auth user (MLflow reads the same)
+    tracking_password: str | None = None
 
     @classmethod
     def resolve(cls, env=None, cwd=None, **flags) -> Settings:
@@ -106,14 +109,17 @@ class Settings:
                    multipart_threshold=parse_size(get('multipart_threshold') or 64 * MB),
                    multipart_chunksize=parse_size(get('multipart_chunksize') or 16 * MB),
                    data=Path(data), cache=Path(get('cache') or Path.home() / '.cache' / 'openstack-rca'),
-                   user=get('user') or _login(), system_metrics_interval=interval)
+                   user=get('user') or _login(), system_metrics_interval=interval,
+                   tracking_username=get('tracking_username'), tracking_password=get('tracking_password'))
 
     def but(self, **changes) -> Settings:
         "A copy with `changes` (explicit arguments of a call that override the resolved settings)."
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def __repr__(self):
-        return 'Settings(' + ', '.join(f'{f.name}={redact(repr(getattr(self, f.name)))}' for f in fields(self)) + ')'
+        shown = lambda f: "'***'" if f.name == 'tracking_password' and self.tracking_password else \
+            redact(repr(getattr(self, f.name)))
+        return 'Settings(' + ', '.join(f'{f.name}={shown(f)}' for f in fields(self)) + ')'
 
 # %% ../nbs/00_core.ipynb #8bb705f4
 _CONFIGURED: Settings | None = None

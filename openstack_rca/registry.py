@@ -11,6 +11,7 @@ import pandas as pd
 from .core import RCAError, current
 from .logs import default_cache_dir
 from .tracking import (DEFAULT_MODEL_NAME, tracking_enabled, tracking_uri, is_embedded, reachable,
+                                    credentials_problem,
                                     using_store,
                                     experiment_name, load_scorer)
 from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityError, MANIFEST,
@@ -114,7 +115,7 @@ def registry_problem(uri: str | None = None) -> str | None:
     if uri.startswith('sqlite:///') and not Path(uri[len('sqlite:///'):]).exists():
         return f"no MLflow store at {uri[len('sqlite:///'):]} (train a model here first, or set MLFLOW_TRACKING_URI)"
     if not reachable(uri): return unreachable(uri)
-    return None
+    return credentials_problem(uri)
 
 def _client(create: bool = False):
     """An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must

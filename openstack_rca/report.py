@@ -154,11 +154,12 @@ def log_inference(report: Report, experiment: str | None = None, logs=None, fmt:
     """Record `report` as an MLflow run (run_type=rca_inference), with `report.json` and, for another `fmt`, the report
     as the user got it. The issue text stays out (only its sha256 and length) unless `log_issue`. Returns the run id."""
     from openstack_rca.tracking import (tracking_uri, reachable, using_store, ensure_experiment, experiment_name,
-                                        run_name)
+                                        run_name, credentials_problem)
     import logging, mlflow
     logging.getLogger('mlflow').setLevel(logging.WARNING)
     uri = tracking_uri()
     if not reachable(uri): raise RCAError(f'MLflow tracking server {uri} is unreachable')
+    if problem := credentials_problem(uri): raise RCAError(problem)
     exp = experiment_name(experiment)
     with using_store(uri):
         exp_id = ensure_experiment(exp)

@@ -596,6 +596,12 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
                                              message=ctx.pop('message', None), **ctx)
         return HTMLResponse(html, status_code=status)
 
+    def as_user(user: str, fn, *args, **kw):
+        "Run a registry change in a worker thread as `user`: tags such as archived_by name who clicked, not the server."
+        def call():
+            with using(settings.but(user=user)): return fn(*args, **kw)
+        return run_in_threadpool(call)
+
     def registry_or_503():
         from openstack_rca.registry import registry_problem
         if problem := registry_problem(): raise HTTPException(503, problem)
@@ -627,27 +633,28 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
     async def promote_version(name: str, version: int, request: Request):
         from openstack_rca.registry import promote
         body = await _json_body(request)
-        need_user(request, body)
+        user = need_user(request, body)
         registry_or_503()
-        return await run_in_threadpool(promote, name, version, str(body.get('to', '')))
+        return await as_user(user, promote, name, version, str(body.get('to', '')))
 
     @app.post('/api/v1/models/{name}/versions/{version}/archive', tags=['models'])
     async def archive_version(name: str, version: int, request: Request):
         from openstack_rca.registry import archive
-        need_user(request, await _json_body(request))
+        user = need_user(request, await _json_body(request))
         registry_or_503()
-        return await run_in_threadpool(archive, name, version)
+        return await as_user(user, archive, name, version)
 
     @app.post('/api/v1/models/{name}/versions/{version}/validate', tags=['models'])
     async def validate_version(name: str, version: int, request: Request):
         from openstack_rca.registry import validate
         body = await _json_body(request)
-        need_user(request, body)
+        user = need_user(request, body)
         registry_or_503()
         data = confine(cfg.logs_roots, body['data']) if body.get('data') else None
-        try: return await run_in_threadpool(lambda: validate(name, version, data, float(body.get('min_f1', 0.8)),
-                                                             promote_on_pass=bool(body.get('promote', True))))
+        try: min_f1 = float(body.get('min_f1', 0.8))
         except (TypeError, ValueError): raise RCAError('min_f1: a number between 0 and 1') from None
+        return await as_user(user, validate, name, version, data, min_f1,
+                             promote_on_pass=bool(body.get('promote', True)))
 
     @app.get('/api/v1/experiments', tags=['runs'])
     def experiments():
@@ -758,8 +765,8 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
         from openstack_rca.registry import promote
         form = dict(await request.form())
         try:
-            need_user(request, form)
-            r = await run_in_threadpool(promote, name, version, str(form.get('to', '')))
+            user = need_user(request, form)
+            r = await as_user(user, promote, name, version, str(form.get('to', '')))
             msg = f"{name} v{r['version']} is now @{form.get('to')}"
         except (RCAError, HTTPException) as e: msg = e.detail if isinstance(e, HTTPException) else str(e)
         from urllib.parse import quote
@@ -770,8 +777,8 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
         from openstack_rca.registry import validate
         form = dict(await request.form())
         try:
-            need_user(request, form)
-            r = await run_in_threadpool(validate, name, version, None, 0.8)
+            user = need_user(request, form)
+            r = await as_user(user, validate, name, version, None, 0.8)
             m = r['metrics']
             msg = (f"{name} v{version} passed validation: F1 {m['f1']}, precision {m['precision']}, recall "
                    f"{m['recall']}" + ('; promoted to @production' if 'promoted' in r else ''))

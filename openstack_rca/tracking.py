@@ -5,16 +5,16 @@
 # %% ../nbs/05_tracking.ipynb #e647752c
 from __future__ import annotations
 import datetime as dt
-import base64, os, tempfile, urllib.parse, urllib.request
+import base64, os, tempfile, urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
-from .core import RCAError, DEFAULT_EXPERIMENT, current
+from .core import RCAError, DEFAULT_EXPERIMENT, current, redact
 from .model import DeepLogScorer, _tf
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_SUFFIXES', 'tracking_enabled', 'tracking_uri', 'is_embedded',
-           'experiment_name', 'run_name', 'using_store', 'reachable', 'ensure_experiment', 'epoch_logger',
-           'save_scorer', 'log_scorer', 'unsafe_files', 'load_scorer']
+           'experiment_name', 'run_name', 'using_store', 'reachable', 'credentials_problem', 'ensure_experiment',
+           'epoch_logger', 'save_scorer', 'log_scorer', 'unsafe_files', 'load_scorer']
 
 # %% ../nbs/05_tracking.ipynb #ada3487e
 DEFAULT_MODEL_NAME = 'lstm_model'
@@ -69,19 +69,38 @@ def using_store(uri: str):
         else: os.environ['MLFLOW_TRACKING_URI'] = before_env
 
 # %% ../nbs/05_tracking.ipynb #a19ccb1d
+def _request(uri: str, path: str) -> tuple[urllib.request.Request, str | None]:
+    """A request for `path` on the tracking server `uri` with the credentials MLflow would send (userinfo in the URI,
+    else MLFLOW_TRACKING_USERNAME/PASSWORD as resolved in the settings), and the user name."""
+    u = urllib.parse.urlsplit(uri)
+    url = urllib.parse.urlunsplit((u.scheme, u.netloc.rpartition('@')[2], u.path.rstrip('/') + path, '', ''))
+    if u.username is not None: user, pw = urllib.parse.unquote(u.username), urllib.parse.unquote(u.password or '')
+    else: user, pw = current().tracking_username, current().tracking_password or ''
+    req = urllib.request.Request(url)
+    if user is not None: req.add_header('Authorization', 'Basic ' + base64.b64encode(f'{user}:{pw}'.encode()).decode())
+    return req, user
+
 def reachable(uri: str, timeout: float = 3.0) -> bool:
     """False when `uri` is an HTTP server that does not answer its health check; stores on disk are always reachable.
-    Credentials in the URI (`https://user:password@host`) go in an Authorization header, as MLflow sends them."""
+    The credentials go in an Authorization header, as MLflow sends them."""
     if not uri.startswith(('http://', 'https://')): return True
-    u = urllib.parse.urlsplit(uri)
-    url = urllib.parse.urlunsplit((u.scheme, u.netloc.rpartition('@')[2], u.path.rstrip('/') + '/health', '', ''))
-    req = urllib.request.Request(url)
-    if u.username is not None:
-        who = f'{urllib.parse.unquote(u.username)}:{urllib.parse.unquote(u.password or "")}'
-        req.add_header('Authorization', 'Basic ' + base64.b64encode(who.encode()).decode())
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r: return r.status == 200
+        with urllib.request.urlopen(_request(uri, '/health')[0], timeout=timeout) as r: return r.status == 200
     except Exception: return False
+
+def credentials_problem(uri: str, timeout: float = 5.0) -> str | None:
+    """Why a tracking server with authentication refuses us (HTTP 401 or 403 on a read), in one line; None when it
+    does not. Checked before work starts, so a wrong password is a clear error, not a failure half-way."""
+    if not uri.startswith(('http://', 'https://')): return None
+    req, user = _request(uri, '/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default')
+    try:
+        with urllib.request.urlopen(req, timeout=timeout): return None
+    except urllib.error.HTTPError as e:
+        if e.code not in (401, 403): return None
+        who = f'user {user}' if user else 'anonymous access (no MLFLOW_TRACKING_USERNAME)'
+        return (f'MLflow tracking server {redact(uri)} refused {who} (HTTP {e.code}): check MLFLOW_TRACKING_USERNAME '
+                'and MLFLOW_TRACKING_PASSWORD')
+    except Exception: return None
 
 # %% ../nbs/05_tracking.ipynb #7afafd5f
 def ensure_experiment(name: str) -> str:

@@ -15,6 +15,7 @@ from .core import RCAError, project_root, current
 from .logs import read_logs
 from .model import ModelConfig, DeepLogScorer, fit_scorer, incident_separation
 from .tracking import (tracking_enabled, tracking_uri, reachable, experiment_name, run_name,
+                                    credentials_problem,
                                     ensure_experiment, using_store,
                                     epoch_logger, save_scorer, log_scorer, DEFAULT_MODEL_NAME)
 from .storage import open_store, S3Error, artifact_root, run_prefix, folder_manifest, check_model_name
@@ -115,6 +116,7 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
             + (f' (publish it to {root} later with openstack-rca models publish)' if root else '')
         )
         tracking = False
+    elif tracking and (problem := credentials_problem(uri)): raise RCAError(problem)     # wrong password: stop now
     elif not tracking and root:
         warnings.append(f'tracking is off: nothing is published to {root}, the model goes to {models_dir}/')
     records, report = read_logs(logs, progress=bool(verbose))

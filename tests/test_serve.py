@@ -85,6 +85,19 @@ def test_an_analysis_over_http_is_the_cli_analysis(work):
         assert code == 200 and [v['version'] for v in models['versions']] == [1]
         code, h = call(f'{base}/api/v1/health')
         assert h['tracking']['status'] == 'ok' and h['model']['status'] == 'error'        # nothing in production yet
+        code, r = call(f'{base}/api/v1/predict', 'POST', {'inputs': [[2] * 10, [3] * 10]})
+        assert code == 200 and len(r['predictions']) == 2 and abs(sum(r['predictions'][0]) - 1) < 1e-3, r
+        assert r['model']['version'] == 1
+        code, r = call(f'{base}/api/v1/predict', 'POST', {'inputs': [[2] * 3]})
+        assert code == 400 and 'windows of 10' in r['error'], r
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/1/promote', 'POST', {'to': 'staging'},
+                       user=('alice', PASSWORD))
+        assert code == 200 and r['version'] == 1, r
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/1/promote', 'POST', {'to': 'nowhere'},
+                       user=('alice', PASSWORD))
+        assert code == 400 and 'staging or production' in r['error'], r
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/1')
+        assert code == 200 and r['version'] == 1 and '@staging' in r['aliases'] and r['tags']['sha256'], r
         assert issue not in (work / 'serve.log').read_text()                               # the issue stays private
     finally:
         stop(proc)
@@ -98,7 +111,8 @@ def test_bad_requests_get_one_line_4xx(work):
                  (('POST', '/api/v1/analyses', {'issue': 'x', 'logs': 'incident'}, ('alice', 'wrong')), 401),
                  (('POST', '/api/v1/analyses', {'issue': 'x', 'logs': '../../etc'}, ('alice', PASSWORD)), 400),
                  (('POST', '/api/v1/analyses', {'issue': 'x', 'logs': '/etc'}, ('alice', PASSWORD)), 400),
-                 (('POST', '/api/v1/analyses', {'issue': 'x', 'logs': 'incident', 'top': 'all'}, ('alice', PASSWORD)), 400),
+                 (('POST', '/api/v1/analyses', {'issue': 'x', 'logs': 'incident', 'top': 'all'}, ('alice', PASSWORD)),
+                  400),
                  (('GET', '/api/v1/analyses/0123abcd', None, None), 404),
                  (('GET', '/api/v1/runs?type=everything', None, None), 400),
                  (('GET', '/api/v1/models/lstm_model/versions/one', None, None), 422),
@@ -216,5 +230,37 @@ def test_pages_in_a_browser(work):
         assert h['model']['status'] == 'ok' and h['model']['version'] == 1               # what the CLI now uses too
         out = ok(rca(work, 'models', 'load', '--ref', '@production', '--json'))
         assert json.loads(out)['version'] == 1
+    finally:
+        stop(proc)
+
+
+def test_predict_follows_the_production_alias(work):
+    "/api/v1/predict answers from @production and loads the new version once the alias moves, without a restart."
+    proc, base = start(work, '--credentials', 'users')
+    try:
+        alice = ('alice', PASSWORD)
+        promote = lambda v: call(f'{base}/api/v1/models/lstm_model/versions/{v}/promote', 'POST', {'to': 'production'},
+                                 user=alice)[0]
+        assert promote(1) == 200
+        code, r = call(f'{base}/api/v1/predict', 'POST', {'inputs': [[2] * 10]})
+        assert code == 200 and r['model']['version'] == 1, r
+        ok(rca(work, 'train', '--logs', work / 'normal', '--epochs', 2, '--quiet'))                 # v2
+        code, r = call(f'{base}/api/v1/predict', 'POST', {'inputs': [[2] * 10]})
+        assert r['model']['version'] == 1                                      # v2 is registered, not in production
+        assert promote(2) == 200
+        code, r = call(f'{base}/api/v1/predict', 'POST', {'inputs': [[2] * 10]})
+        assert code == 200 and r['model']['version'] == 2, r
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/2/archive', 'POST', {}, user=alice)
+        assert code == 400 and 'is @production' in r['error'], r                     # serving: refused, one line
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/1/archive', 'POST', {}, user=alice)
+        assert code == 200 and r['version'] == 1, r
+        tags = call(f'{base}/api/v1/models/lstm_model/versions/1')[1]['tags']
+        assert tags['stage'] == 'archived' and tags['archived_by'] == 'alice', tags     # who clicked, not the server
+        code, r = call(f'{base}/api/v1/models/lstm_model/versions/2/validate', 'POST', {'promote': False}, user=alice)
+        assert code in (200, 400) and (code == 200 or 'validation' in r['error']), r    # a 2-epoch model may fail
+        tags = call(f'{base}/api/v1/models/lstm_model/versions/2')[1]['tags']
+        assert tags['validation.status'] in ('passed', 'failed') and tags['validation.by'] == 'alice', tags
+        code, r = call(f'{base}/api/v1/experiments')
+        assert code == 200 and 'openstack_rca_system_staging' in [e['name'] for e in r['experiments']], r
     finally:
         stop(proc)
