@@ -584,7 +584,7 @@ def serve_config(a, env=None):
     cfg = ServeConfig(logs_roots=roots, state=Path(a.state), credentials=Path(a.credentials) if a.credentials else None,
                       token=(env.get('OPENSTACK_RCA_API_TOKEN') or '').strip() or None, workers=a.workers,
                       max_queued=a.max_queued, max_upload=parse_size(a.max_upload), model_name=a.model_name,
-                      models_dir=a.models_dir)
+                      models_dir=a.models_dir, private=a.private or a.host not in LOOPBACK)
     if a.host not in LOOPBACK and not (cfg.credentials or cfg.token):
         raise RCAError(f'--host {a.host} serves other machines: give --credentials FILE or OPENSTACK_RCA_API_TOKEN')
     if a.workers < 1 or a.max_queued < 1: raise RCAError('--workers and --max-queued must be at least 1')
@@ -635,6 +635,8 @@ def _serve_parser(sub):
     _s3_args(s)
     _mlflow_switch(s, 'no tracking: analyses are not recorded in MLflow and the Models page is empty')
     s.add_argument('--experiment', help='MLflow experiment of the runs shown (default $OPENSTACK_RCA_EXPERIMENT)')
+    s.add_argument('--private', action='store_true',
+                   help='reading needs a user too (always so when --host is not loopback: reports quote logs)')
     s.add_argument('--quiet', action='store_true', help='no access log')
     s.set_defaults(func=cmd_serve)
 

@@ -17,9 +17,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from .core import RCAError, Settings, current, using, redact
 
 # %% auto #0
-__all__ = ['PBKDF2_ITERATIONS', 'LOG_SUFFIXES', 'MODES', 'TEMPLATES', 'SUMMARY_METRICS', 'hash_password', 'check_password',
-           'load_credentials', 'add_user', 'confine', 'save_upload', 'AnalysisStore', 'ServeConfig', 'Busy', 'Analyses',
-           'check_params', 'ModelCache', 'Auth', 'templates', 'health', 'create_app']
+__all__ = ['PBKDF2_ITERATIONS', 'LOG_SUFFIXES', 'MODES', 'TEMPLATES', 'OPEN_PATHS', 'SUMMARY_METRICS', 'hash_password',
+           'check_password', 'load_credentials', 'add_user', 'confine', 'save_upload', 'AnalysisStore', 'ServeConfig',
+           'Busy', 'Analyses', 'check_params', 'ModelCache', 'Auth', 'templates', 'health', 'create_app']
 
 # %% ../nbs/12_serve.ipynb #96c8db9b
 PBKDF2_ITERATIONS = 200_000
@@ -188,6 +188,7 @@ class ServeConfig:
     model_name: str = 'lstm_model'
     models_dir: str = 'models'
     secret: str | None = None             # signs the session cookie; random per start when not given
+    private: bool = False                 # reading needs a user too (the CLI sets it off loopback): reports quote logs
 
     def __repr__(self):
         return (f'ServeConfig(logs_roots={[str(r) for r in self.logs_roots]}, state={str(self.state)!r}, '
@@ -217,17 +218,22 @@ class Analyses:
 
     def submit(self, params: dict, user: str | None = None, files: list | None = None) -> str:
         "Store and queue an analysis; `files`: (name, bytes) uploads. Returns its id."
-        with self._lock:
+        with self._lock:                                    # take a place in the queue, or refuse at once
             if self._waiting >= self.cfg.max_queued:
                 raise Busy(f'{self._waiting} analyses are waiting: retry in a minute')
-        params = check_params(params, self.cfg, uploaded=bool(files))
-        aid = self.store.create(params, user)
+            self._waiting += 1
         try:
-            for name, data in files or []: save_upload(self.uploads(aid), name, data, self.cfg.max_upload)
-        except RCAError as e:
-            self.store.update(aid, status='failed', stage='', error=str(e))
+            params = check_params(params, self.cfg, uploaded=bool(files))
+            aid = self.store.create(params, user)
+            try:
+                for name, data in files or []: save_upload(self.uploads(aid), name, data, self.cfg.max_upload)
+            except RCAError as e:
+                self.store.update(aid, status='failed', stage='', error=str(e))
+                raise
+        except BaseException:
+            with self._lock: self._waiting -= 1             # give the place back
             raise
-        self._queue(aid)
+        self.pool.submit(self._run, aid)
         return aid
 
     def _queue(self, aid: str):
@@ -461,6 +467,8 @@ def templates():
     return env
 
 # %% ../nbs/12_serve.ipynb #53b34cb0
+OPEN_PATHS = ('/health', '/login', '/logout', '/docs', '/openapi.json')
+
 class _UseSettings:
     "ASGI middleware: each request runs under the server's settings."
     def __init__(self, app, settings: Settings): self.app, self.settings = app, settings
@@ -554,6 +562,15 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
     app = FastAPI(title='openstack-rca', version=__version__,
                   description='Root causes of OpenStack incidents from service logs; model versions in MLflow.')
     app.state.analyses, app.state.auth = jobs, auth
+
+    async def private_guard(request: Request, call_next):
+        "A private server answers only users, but for its health check, the login page and the API docs."
+        if cfg.private and request.url.path not in OPEN_PATHS and not user_of(request):
+            if request.url.path.startswith('/api/'): return _err(401, 'log in first (HTTP basic or the bearer token)')
+            return RedirectResponse('/login', status_code=303)
+        return await call_next(request)
+    from starlette.middleware.base import BaseHTTPMiddleware
+    app.add_middleware(BaseHTTPMiddleware, dispatch=private_guard)    # inside the session: it reads the login
     app.add_middleware(SessionMiddleware, secret_key=cfg.secret or secrets.token_hex(32), same_site='strict',
                        https_only=False, session_cookie='openstack_rca_session')
     app.add_middleware(_UseSettings, settings=settings)
