@@ -105,13 +105,14 @@ def _config_args(p):
                        help=f'default {f.default}'
                        + (' (0: calibrate on the training data)' if f.name == 'top_g' else ''))
 
-def _quiet_libraries(quiet: bool):
-    "MLflow's INFO lines and download bars, and (with --quiet) Keras progress bars, are not for this command's users."
+def _quiet_libraries(quiet: bool, keras: bool = False):
+    """MLflow's INFO lines and download bars, and (with --quiet, for commands that train) Keras progress bars, are not
+    for this command's users. Keras is imported only when `keras` says the command trains: analysis runs without it."""
     import logging, os
     import mlflow                                      # configures its loggers on import: quieten them after
     logging.getLogger('mlflow').setLevel(logging.WARNING)
     os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
-    if quiet:
+    if quiet and (keras or 'keras' in sys.modules):
         from openstack_rca.model import _tf
         _tf()[0].utils.disable_interactive_logging()
 
@@ -119,7 +120,7 @@ def cmd_train(a) -> int:
     from openstack_rca.model import ModelConfig
     from openstack_rca.train import train
     from dataclasses import fields
-    _quiet_libraries(a.quiet)
+    _quiet_libraries(a.quiet, keras=True)
     cfg = ModelConfig(**{f.name: getattr(a, f.name) for f in fields(ModelConfig) if getattr(a, f.name) is not None})
     r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
               models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2, root=a.artifact_root)
@@ -149,7 +150,7 @@ def cmd_train(a) -> int:
 # %% ../nbs/90_cli.ipynb #4b406fe9
 def cmd_sweep(a) -> int:
     from openstack_rca.train import sweep
-    _quiet_libraries(True)
+    _quiet_libraries(True, keras=True)
     params = {}
     for name, *values in a.p or []:
         params.setdefault(name.replace('-', '_'), []).extend(values)

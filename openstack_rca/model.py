@@ -16,11 +16,13 @@ import pandas as pd
 from .logs import RCAError
 from .templates import TemplateMiner, mine_templates
 from .sessions import Vocabulary, record_windows, make_windows, session_keys, UNSEEN, SESSION_MODES
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MAX_SURPRISE', 'NEVER', 'SCORER_FORMAT', 'ModelConfig', 'set_seed', 'build_model', 'fit_model', 'score_windows',
-           'calibrate_top_g', 'calibrate_surprise', 'unexpected', 'DeepLogScorer', 'fit_scorer', 'read_graphlog',
-           'detection_metrics', 'count_metrics', 'graphlog_benchmark', 'incident_separation']
+__all__ = ['WEIGHTS_FILE', 'MAX_SURPRISE', 'NEVER', 'SCORER_FORMAT', 'ModelConfig', 'set_seed', 'build_model', 'fit_model',
+           'NumpyLSTM', 'score_windows', 'calibrate_top_g', 'calibrate_surprise', 'unexpected', 'DeepLogScorer',
+           'fit_scorer', 'read_graphlog', 'detection_metrics', 'count_metrics', 'graphlog_benchmark',
+           'incident_separation']
 
 # %% ../nbs/04_model.ipynb #51f2432a
 def _tf():
@@ -112,6 +114,97 @@ def fit_model(X: np.ndarray, y: np.ndarray, vocab_size: int, cfg: ModelConfig, c
                   batch_size=cfg.batch_size, shuffle=True, callbacks=[stop, *callbacks], verbose=verbose)
     return model, {k: [float(v) for v in vs] for k, vs in h.history.items()}
 
+# %% ../nbs/04_model.ipynb #74efafe7
+WEIGHTS_FILE = 'lstm_weights.rcaw'
+_MAGIC = b'OPENSTACK-RCA-WEIGHTS 1\n'
+
+def _sigmoid(x): return 0.5 * (np.tanh(0.5 * x) + 1.0)           # = 1 / (1 + e^-x), without overflow
+
+class NumpyLSTM:
+    "The DeepLog network's forward pass in NumPy (embedding → LSTM layers → softmax), from its Keras weights."
+    def __init__(self, weights: dict):
+        self.w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
+        self.layers = sum(1 for k in self.w if k.endswith('/recurrent_kernel'))
+        emb, kern = self.w.get('embedding'), self.w.get('dense/kernel')
+        if emb is None or kern is None or not self.layers: raise RCAError('LSTM weights lack a layer')
+        dim = emb.shape[1]
+        for i in range(1, self.layers + 1):
+            k, r, b = (self.w.get(f'lstm_{i}/{n}') for n in ('kernel', 'recurrent_kernel', 'bias'))
+            if k is None or r is None or b is None or k.shape[0] != dim or r.shape[1] != k.shape[1] != b.shape[0] \
+                    or r.shape[1] != 4 * r.shape[0]: raise RCAError(f'LSTM weights: layer {i} has inconsistent shapes')
+            dim = r.shape[0]
+        if kern.shape != (dim, emb.shape[0]) or self.w.get('dense/bias', np.zeros(0)).shape != (emb.shape[0],):
+            raise RCAError('LSTM weights: the output layer does not match the vocabulary')
+
+    @property
+    def output_shape(self) -> tuple: return (None, self.w['embedding'].shape[0])
+
+    @classmethod
+    def from_keras(cls, model) -> 'NumpyLSTM':
+        w = {'embedding': model.get_layer('embedding').get_weights()[0]}
+        i = 1
+        while any(l.name == f'lstm_{i}' for l in model.layers):
+            w.update(zip((f'lstm_{i}/kernel', f'lstm_{i}/recurrent_kernel', f'lstm_{i}/bias'),
+                         model.get_layer(f'lstm_{i}').get_weights()))
+            i += 1
+        w['dense/kernel'], w['dense/bias'] = model.get_layer('next_template').get_weights()
+        return cls(w)
+
+    def predict(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        "Next-template probabilities (batch, vocabulary) of windows `x` of template indices."
+        x = np.asarray(x, np.int64)
+        return np.concatenate([self._forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]) if len(x) \
+            else np.zeros((0, self.output_shape[1]), np.float32)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        h = self.w['embedding'][x]                                          # (batch, window, dim)
+        for i in range(1, self.layers + 1):
+            k, r, b = (self.w[f'lstm_{i}/{n}'] for n in ('kernel', 'recurrent_kernel', 'bias'))
+            u = r.shape[0]
+            z_in = h @ k + b                                                # every step's input projection at once
+            hs, c = np.zeros((len(x), u), np.float32), np.zeros((len(x), u), np.float32)
+            out = []
+            for t in range(z_in.shape[1]):                  # Keras's gate order: input, forget, cell, output
+                z = z_in[:, t] + hs @ r
+                c = _sigmoid(z[:, u:2 * u]) * c + _sigmoid(z[:, :u]) * np.tanh(z[:, 2 * u:3 * u])
+                hs = _sigmoid(z[:, 3 * u:]) * np.tanh(c)
+                out.append(hs)
+            h = np.stack(out, axis=1) if i < self.layers else hs
+        logits = h @ self.w['dense/kernel'] + self.w['dense/bias']
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+# %% ../nbs/04_model.ipynb #4b731b5b
+@patch
+def save(self: NumpyLSTM, path) -> Path:
+    "Write the weights to `path` (the .rcaw format)."
+    header, blobs, off = {}, [], 0
+    for name, a in self.w.items():
+        b = np.ascontiguousarray(a, '<f4').tobytes()
+        header[name] = {'shape': list(a.shape), 'dtype': 'float32', 'offset': off}
+        blobs.append(b); off += len(b)
+    head = json.dumps(header).encode()
+    Path(path).write_bytes(_MAGIC + len(head).to_bytes(8, 'little') + head + b''.join(blobs))
+    return Path(path)
+
+@patch(cls_method=True)
+def load(cls: NumpyLSTM, path) -> 'NumpyLSTM':
+    "Read weights written by `save`; anything else is a one-line error."
+    data = Path(path).read_bytes()
+    bad = lambda why: RCAError(f'{path}: not an openstack-rca weights file ({why})')
+    if not data.startswith(_MAGIC): raise bad('no magic line')
+    n = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], 'little')
+    start = len(_MAGIC) + 8
+    try: header = json.loads(data[start:start + n])
+    except ValueError: raise bad('unreadable header') from None
+    body, w = memoryview(data)[start + n:], {}
+    for name, h in header.items():
+        shape = tuple(int(s) for s in h.get('shape', ()))
+        size, off = int(np.prod(shape)) * 4, int(h.get('offset', -1))
+        if h.get('dtype') != 'float32' or off < 0 or off + size > len(body): raise bad(f'{name} is out of bounds')
+        w[name] = np.frombuffer(body[off:off + size], '<f4').reshape(shape).copy()
+    return cls(w)
+
 # %% ../nbs/04_model.ipynb #b7ed70de
 MAX_SURPRISE = float(-np.log(np.finfo(np.float32).tiny))    # ≈ 87.3: −log of the smallest float32
 NEVER = np.iinfo(np.int32).max                              # the rank of an unseen template
@@ -133,13 +226,21 @@ def _scoring_fn(model: keras.Model):
 def score_windows(
     model: keras.Model, X: np.ndarray, y: np.ndarray, batch_size: int = 8192
 ) -> tuple[np.ndarray, np.ndarray]:
-    "(surprise, rank) of the actual next index of every window, in batches through a compiled function."
-    _, tf = _tf()
-    fn = _scoring_fn(model)
+    """(surprise, rank) of the actual next index of every window, in batches: through a compiled TensorFlow function
+    for a Keras model, in NumPy for a `NumpyLSTM`."""
     surprise, rank = np.empty(len(X), np.float32), np.empty(len(X), np.int32)
-    for i in range(0, len(X), batch_size):
-        s, r = fn(tf.constant(X[i:i + batch_size], tf.int32), tf.constant(y[i:i + batch_size], tf.int32))
-        surprise[i:i + batch_size], rank[i:i + batch_size] = s.numpy(), r.numpy()
+    if isinstance(model, NumpyLSTM):
+        for i in range(0, len(X), batch_size):
+            p, yy = model.predict(X[i:i + batch_size]), np.asarray(y[i:i + batch_size])
+            py = p[np.arange(len(yy)), yy]
+            surprise[i:i + batch_size] = -np.log(np.maximum(py, np.finfo(np.float32).tiny))
+            rank[i:i + batch_size] = (p > py[:, None]).sum(axis=1)
+    else:
+        _, tf = _tf()
+        fn = _scoring_fn(model)
+        for i in range(0, len(X), batch_size):
+            s, r = fn(tf.constant(X[i:i + batch_size], tf.int32), tf.constant(y[i:i + batch_size], tf.int32))
+            surprise[i:i + batch_size], rank[i:i + batch_size] = s.numpy(), r.numpy()
     unseen = np.asarray(y) == UNSEEN
     surprise[unseen], rank[unseen] = MAX_SURPRISE, NEVER
     return surprise, rank
@@ -200,7 +301,9 @@ class DeepLogScorer:
         """Write the bundle to folder `path`: model.keras (unless `include_model` is False), vocabulary.json,
         templates.json, scorer.json."""
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
-        if include_model: self.model.save(path / 'model.keras')
+        if include_model and not isinstance(self.model, NumpyLSTM): self.model.save(path / 'model.keras')
+        net = self.model if isinstance(self.model, NumpyLSTM) else NumpyLSTM.from_keras(self.model)
+        net.save(path / WEIGHTS_FILE)
         (path / 'vocabulary.json').write_text(json.dumps(self.vocab.to_dict()))
         if self.miner is not None: self.miner.save(path / 'templates.json')
         if self.baseline is not None: self.baseline.save(path / 'baseline.json')
@@ -210,13 +313,16 @@ class DeepLogScorer:
         return path
 
     @classmethod
-    def load(cls, path, model: keras.Model | None = None) -> 'DeepLogScorer':
-        """Read a bundle written by `save` (with `model` given, its model.keras is not needed); a missing or foreign
-        folder is a clear error."""
+    def load(cls, path, model: keras.Model | None = None, engine: str = 'numpy') -> 'DeepLogScorer':
+        """Read a bundle written by `save` (with `model` given, its model.keras is not needed); `engine='numpy'` runs
+        the network from its weights file without TensorFlow when the bundle has one. A missing or foreign folder is a
+        clear error."""
         path = Path(path)
         try: meta = json.loads((path / 'scorer.json').read_text())
         except FileNotFoundError: raise RCAError(f'no scorer in {path} (scorer.json missing)') from None
         if meta.get('format') != SCORER_FORMAT: raise RCAError(f'{path}/scorer.json is not an openstack-rca scorer')
+        if model is None and engine == 'numpy' and (path / WEIGHTS_FILE).is_file():
+            model = NumpyLSTM.load(path / WEIGHTS_FILE)
         model = model if model is not None else _tf()[0].saving.load_model(path / 'model.keras', compile=False,
                                                                                safe_mode=True)
         vocab = Vocabulary.from_dict(json.loads((path / 'vocabulary.json').read_text()))

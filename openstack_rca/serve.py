@@ -735,7 +735,10 @@ def create_app(settings: Settings, cfg: ServeConfig, analyses: Analyses | None =
         if arr.ndim != 2 or arr.shape[1] != w: raise RCAError(f'inputs: windows of {w} template indices each')
         if arr.min() < 0 or arr.max() >= scorer.model.output_shape[-1]:
             raise RCAError(f'inputs: template indices from 0 to {scorer.model.output_shape[-1] - 1}')
-        preds = await run_in_threadpool(lambda: scorer.model(arr, training=False).numpy())
+        from openstack_rca.model import NumpyLSTM
+        m = scorer.model
+        preds = await run_in_threadpool(lambda: m.predict(arr) if isinstance(m, NumpyLSTM)
+                                        else m(arr, training=False).numpy())
         p = scorer.provenance
         return {'predictions': preds.tolist(), 'model': {'name': p.name, 'version': p.version, 'via': p.via}}
 

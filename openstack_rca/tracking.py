@@ -9,7 +9,7 @@ import base64, os, tempfile, urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
 from .core import RCAError, DEFAULT_EXPERIMENT, current, redact
-from .model import DeepLogScorer, _tf
+from .model import DeepLogScorer, NumpyLSTM, WEIGHTS_FILE, _tf
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL_NAME', 'SCORER_FILES', 'PICKLE_SUFFIXES', 'tracking_enabled', 'tracking_uri', 'is_embedded',
@@ -134,7 +134,7 @@ def epoch_logger():
     return MlflowEpochLogger()
 
 # %% ../nbs/05_tracking.ipynb #5e6a0d95
-SCORER_FILES = ('scorer.json', 'vocabulary.json', 'templates.json', 'baseline.json')
+SCORER_FILES = ('scorer.json', 'vocabulary.json', 'templates.json', 'baseline.json', WEIGHTS_FILE)
 
 def _signature(scorer: DeepLogScorer):
     from mlflow.models import infer_signature
@@ -183,10 +183,12 @@ def unsafe_files(folder) -> list[str]:
             elif p.is_file() and _is_pickle(p): bad.append(rel)
     return bad
 
-def load_scorer(ref) -> DeepLogScorer:
+def load_scorer(ref, engine: str = 'numpy') -> DeepLogScorer:
     """A ready scorer from a model folder, a `models:/name/version` (or `@alias`) URI, or a `runs:/` URI. Runs no code
     from the folder: pickle-family files and links are refused, MLflow's loader (which unpickles custom objects and
-    imports the module `keras_module.txt` names) is not used, and Keras loads `data/model.keras` in safe mode."""
+    imports the module `keras_module.txt` names) is not used. With `engine='numpy'` (the default) and the folder's
+    `lstm_weights.rcaw`, the network runs in NumPy and TensorFlow is not imported; otherwise Keras loads
+    `data/model.keras` in safe mode (models saved before the weights file existed, or `engine='keras'`)."""
     import mlflow
     ref = str(ref)
     local = Path(ref)
@@ -198,6 +200,8 @@ def load_scorer(ref) -> DeepLogScorer:
         raise RCAError(f"refusing to load {local}: it holds {', '.join(bad[:3])}; pickle files and links can run "
                        'code when loaded and openstack-rca models never hold them: use a model trained or published '
                        'by openstack-rca')
+    if engine == 'numpy' and (local / 'extra_files' / WEIGHTS_FILE).is_file():
+        return DeepLogScorer.load(local / 'extra_files', model=NumpyLSTM.load(local / 'extra_files' / WEIGHTS_FILE))
     keras_file = local / 'data' / 'model.keras'
     if not keras_file.is_file():
         raise RCAError(f'{local} has no data/model.keras (saved by another tool?): '

@@ -133,6 +133,30 @@ def test_fast_mode_does_not_import_tensorflow(data, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
 
 
+def test_full_mode_runs_the_lstm_without_tensorflow(data):
+    "Full mode scores with the model's NumPy weights: TensorFlow is never imported, and the causes and scores are those of the Keras model."
+    inc = labels(data)['incidents'][0]
+    code = ('import sys, json, io, contextlib; from openstack_rca.cli import main; out = io.StringIO()\n'
+            'with contextlib.redirect_stdout(out):\n'
+            f"    rc = main(['analyze', '--logs', 'incident', '--issue', {inc['issue']!r}, '--no-mlflow', '--format', 'json'])\n"
+            "assert rc == 0 and 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+            "print(out.getvalue())")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=data)
+    assert p.returncode == 0, p.stderr[-2000:]
+    rep = json.loads(p.stdout)
+    assert rep['mode'] == 'full' and rep['model']['version'] == 1
+    code = ('import json; from openstack_rca.tracking import load_scorer; from openstack_rca.rca import analyze\n'
+            'from openstack_rca.core import Settings, using\n'
+            "with using(Settings.resolve({'OPENSTACK_RCA_NO_MLFLOW': '1'})):\n"
+            "    r = analyze(['incident'], " + repr(inc['issue']) + ", scorer=load_scorer('models/lstm_model_v1', "
+            "engine='keras'), top=5)\n"
+            "print(json.dumps([[c['file'], c['line'], round(c['score'], 4)] for c in r.root_causes]))")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=data)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == [[c['file'], c['line'], round(c['score'], 4)]
+                                                              for c in rep['root_causes']]
+
+
 def test_evaluate(data, tmp_path):
     r = json.loads(ok(rca(tmp_path, 'evaluate', '--scenarios', 8, '--fast', '--json', '--quiet')))
     s = r['summary']
