@@ -229,12 +229,20 @@ def score_windows(
     """(surprise, rank) of the actual next index of every window, in batches: through a compiled TensorFlow function
     for a Keras model, in NumPy for a `NumpyLSTM`."""
     surprise, rank = np.empty(len(X), np.float32), np.empty(len(X), np.int32)
-    if isinstance(model, NumpyLSTM):
-        for i in range(0, len(X), batch_size):
-            p, yy = model.predict(X[i:i + batch_size]), np.asarray(y[i:i + batch_size])
-            py = p[np.arange(len(yy)), yy]
-            surprise[i:i + batch_size] = -np.log(np.maximum(py, np.finfo(np.float32).tiny))
-            rank[i:i + batch_size] = (p > py[:, None]).sum(axis=1)
+    if isinstance(model, NumpyLSTM) and len(X):
+        # logs repeat themselves: each distinct window goes through the network once, each distinct (window, next)
+        # pair is scored once, and the results are spread back to every window
+        pairs, back = np.unique(np.concatenate([np.asarray(X), np.asarray(y)[:, None]], axis=1), axis=0,
+                                return_inverse=True)
+        wins, wback = np.unique(pairs[:, :-1], axis=0, return_inverse=True)
+        s_pair, r_pair = np.empty(len(pairs), np.float32), np.empty(len(pairs), np.int32)
+        p_win = model.predict(wins, batch_size)
+        for i in range(0, len(pairs), batch_size):
+            p = p_win[wback.ravel()[i:i + batch_size]]
+            py = p[np.arange(len(p)), pairs[i:i + batch_size, -1]]
+            s_pair[i:i + batch_size] = -np.log(np.maximum(py, np.finfo(np.float32).tiny))
+            r_pair[i:i + batch_size] = (p > py[:, None]).sum(axis=1)
+        surprise[:], rank[:] = s_pair[back.ravel()], r_pair[back.ravel()]
     else:
         _, tf = _tf()
         fn = _scoring_fn(model)
