@@ -4,19 +4,19 @@
 
 # %% ../nbs/90_cli.ipynb #ef66f694
 from __future__ import annotations
-import argparse, json, os, secrets, sys, time
+import argparse, contextlib, json, os, secrets, sys, time
 from pathlib import Path
 import pandas as pd
 from . import __version__
 from .logs import RCAError, read_logs, data_dir, redact
 from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
-from .core import CATEGORIES, Settings, using, parse_size
+from .core import CATEGORIES, Settings, using, parse_size, current
 from .simulate import simulate
 
 # %% auto #0
-__all__ = ['LOOPBACK', 'FLAG_SETTINGS', 'cmd_simulate', 'write_records', 'summary', 'cmd_parse', 'cmd_train', 'cmd_sweep',
-           'cmd_bench', 'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate', 'build_parser', 'serve_config',
-           'cmd_serve', 'cmd_stack', 'settings_from', 'main']
+__all__ = ['LOOPBACK', 'FLAG_SETTINGS', 'cmd_simulate', 'check_out', 'write_records', 'summary', 'summary_counts', 'cmd_parse',
+           'cmd_train', 'cmd_sweep', 'cmd_bench', 'cmd_models', 'cmd_experiments', 'cmd_analyze', 'cmd_evaluate',
+           'build_parser', 'serve_config', 'cmd_serve', 'cmd_stack', 'settings_from', 'main']
 
 # %% ../nbs/90_cli.ipynb #93fe918a
 def cmd_simulate(a) -> int:
@@ -38,11 +38,16 @@ def cmd_simulate(a) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #0f8c4a94
+def check_out(out) -> Path:
+    "A table to write: FILE.csv or FILE.parquet, else a clear error."
+    out = Path(out)
+    if out.suffix.lower() not in ('.csv', '.parquet'):
+        raise RCAError(f'--out must end in .csv or .parquet, not {out.name!r}')
+    return out
+
 def write_records(df: pd.DataFrame, out: Path) -> Path:
     "Write records as CSV or Parquet, by the file's suffix."
-    out = Path(out)
-    if out.suffix.lower() not in ('.csv',
-                                  '.parquet'): raise RCAError(f'--out must end in .csv or .parquet, not {out.name!r}')
+    out = check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == '.csv': df.to_csv(out, index=False)
     else: df.to_parquet(out, index=False)
@@ -50,18 +55,25 @@ def write_records(df: pd.DataFrame, out: Path) -> Path:
 
 def summary(records: pd.DataFrame) -> str:
     "Records per service and level, templates found: what a person checks first."
-    lv = records.pivot_table(index='service', columns='level', values='line', aggfunc='count', fill_value=0)
+    counts = records.groupby(['service', 'level']).size().to_dict()
+    if 'template_id' not in records: return summary_counts(counts)
+    unseen = int((records.template_id == UNSEEN_ID).sum())
+    return summary_counts(counts, records.template_id[records.template_id != UNSEEN_ID].nunique(), unseen)
+
+def summary_counts(counts: dict, templates: int | None = None, unseen: int = 0) -> str:
+    "`summary` from records per (service, level), distinct templates and records no template covered."
+    lv = pd.Series(counts, dtype='int64').unstack(fill_value=0)
     lv['records'] = lv.sum(axis=1)
-    lv.columns.name = None
+    lv.index.name, lv.columns.name = 'service', None
     out = ['records per service and level:', lv.sort_values('records', ascending=False).to_string()]
-    if 'template_id' in records:
-        n_unseen = int((records.template_id == UNSEEN_ID).sum())
-        out.append(f"templates: {records.template_id[records.template_id != UNSEEN_ID].nunique()} distinct"
-                   + (f', {n_unseen} record(s) unseen by the given template state' if n_unseen else ''))
+    if templates is not None:
+        out.append(f"templates: {templates} distinct"
+                   + (f', {unseen} record(s) unseen by the given template state' if unseen else ''))
     return '\n'.join(out)
 
 def cmd_parse(a) -> int:
     t0 = time.perf_counter()
+    if a.stream or a.engine == 'dask' or a.scheduler or a.workers: return _parse_scaled(a, t0)
     records, report = read_logs(a.paths, cache=not a.no_cache, progress=not a.quiet)
     state = Path(a.templates) if a.templates else None
     if state and state.exists():
@@ -77,6 +89,46 @@ def cmd_parse(a) -> int:
     print(summary(records))
     print(f'templates {how}')
     print(f'wrote {len(records)} records to {out} in {time.perf_counter() - t0:.1f}s')
+    return 0
+
+# %% ../nbs/90_cli.ipynb #06622b0b
+def _engine_args(s):
+    g = s.add_argument_group('scale-out (Dask)')
+    g.add_argument('--engine', default='local', choices=['local', 'dask'],
+                   help='local: this process (default); dask: parse and mine on Dask workers')
+    g.add_argument('--scheduler', metavar='ADDRESS', help='with --engine dask: a running cluster (tcp://HOST:8786); '
+                   'default: a LocalCluster on this machine')
+    g.add_argument('--workers', type=int, metavar='N', help='with --engine dask and no --scheduler: worker processes '
+                   '(default: one per core)')
+
+@contextlib.contextmanager
+def _engine(a):
+    "A Dask client for --engine dask (closed after), else None."
+    if getattr(a, 'engine', 'local') != 'dask':
+        if getattr(a, 'scheduler', None) or getattr(a, 'workers', None):
+            raise RCAError('--scheduler and --workers go with --engine dask')
+        yield None
+        return
+    if a.workers is not None and a.workers < 1: raise RCAError('--workers must be at least 1')
+    from openstack_rca.scale import dask_client
+    with dask_client(a.scheduler, a.workers, quiet=getattr(a, 'quiet', False)) as client: yield client
+
+def _parse_scaled(a, t0: float) -> int:
+    "parse --stream (one process) or --engine dask: records go straight to --out, never all in memory."
+    from openstack_rca.scale import parse_dask, parse_stream
+    out = check_out(a.out)
+    state = Path(a.templates) if a.templates else None
+    given = TemplateMiner.load(state) if state and state.exists() else None
+    with _engine(a) as client:
+        if client is not None: report, miner, counts = parse_dask(a.paths, out, client, not a.quiet, miner=given,
+                                                                   learn=given is None)
+        else: report, miner, counts = parse_stream(a.paths, out, given, given is None, progress=not a.quiet)
+    how = f'matched against {state} (match-only)' if given else 'learned'
+    if state and not given: miner.save(state); how += f', state saved to {state}'
+    print(report)
+    print(summary_counts(counts, len(miner)))
+    print(f'templates {how}')
+    print(f'wrote {report.records} records to {out} in {time.perf_counter() - t0:.1f}s')
     return 0
 
 # %% ../nbs/90_cli.ipynb #12790f98
@@ -122,8 +174,10 @@ def cmd_train(a) -> int:
     from dataclasses import fields
     _quiet_libraries(a.quiet, keras=True)
     cfg = ModelConfig(**{f.name: getattr(a, f.name) for f in fields(ModelConfig) if getattr(a, f.name) is not None})
-    r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as, no_mlflow=a.no_mlflow,
-              models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2, root=a.artifact_root)
+    with _engine(a) as client:
+        r = train(a.logs, cfg, eval_logs=a.eval, experiment=a.experiment, register_as=a.register_as,
+                  no_mlflow=a.no_mlflow, models_dir=a.models_dir, by=a.by, verbose=0 if a.quiet else 2,
+                  root=a.artifact_root, client=client)
     for w in r.warnings: print(f'openstack-rca train: warning: {redact(w)}', file=sys.stderr)
     m = r.metrics
     print(f"trained on {r.params['data.records']} records: {m['epochs_run']} epochs in {m['training_seconds']:.1f}s, "
@@ -359,9 +413,17 @@ def cmd_analyze(a) -> int:
     if a.top < 1: raise RCAError('--top must be at least 1')
     if a.format in ('markdown',
                     'html') and not a.out: raise RCAError(f'--format {a.format} embeds a plot: give --out FILE')
+    if a.query and not a.source: raise RCAError('--query goes with --source (a log store)')
+    source = auth = None
+    if a.source:
+        from openstack_rca.sources import parse_source, source_auth
+        source, auth = parse_source(a.source), source_auth(current())
+    if a.source and a.engine == 'dask': raise RCAError('--engine dask reads files (--logs); --source is read here')
     scorer = None if a.fast else _analysis_model(a)
     since, until = (pd.Timestamp(x) if x else None for x in (a.since, a.until))
-    report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until, baseline=a.baseline, tz=a.tz)
+    with _engine(a) as client:
+        report = analyze(a.logs, a.issue, scorer=scorer, top=a.top, since=since, until=until, baseline=a.baseline,
+                         tz=a.tz, source=source, query=a.query, auth=auth, client=client)
     text = render(report, a.format)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -373,7 +435,7 @@ def cmd_analyze(a) -> int:
     else: print(text, flush=True)
     if tracking_enabled(a.no_mlflow):                  # after the answer: the operator does not wait for MLflow
         from openstack_rca.report import log_inference
-        try: log_inference(report, a.experiment, a.logs, a.format, a.log_issue)
+        try: log_inference(report, a.experiment, a.logs or [source.label], a.format, a.log_issue)
         except RCAError as e: print(f'openstack-rca analyze: warning: inference not tracked: {redact(e)} (--no-mlflow '
                                     f'turns tracking off)', file=sys.stderr)
     return 0
@@ -410,7 +472,14 @@ def _analyze_parser(sub):
                                    'finding cites a '
                                    'file:line. --fast uses statistics only (no model, no TensorFlow); the full mode '
                                    'adds the LSTM.')
-    s.add_argument('--logs', required=True, nargs='+', metavar='PATH', help='log files or folders')
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument('--logs', nargs='+', metavar='PATH', help='log files or folders (kolla and multi-host trees, '
+                     'journalctl -o json exports)')
+    src.add_argument('--source', metavar='URL', help='a log store instead: opensearch+https://HOST:9200/INDEX, '
+                     'elasticsearch+https://HOST:9200/INDEX or loki+http://HOST:3100; window --since/--until (UTC, '
+                     'default the last hour); credentials from OPENSTACK_RCA_SOURCE_USER/_PASSWORD/_TOKEN/_TENANT/_CA')
+    s.add_argument('--query', metavar='Q', help='with --source: a LogQL selector (Loki, default {job=~".+"}) or a '
+                   'query_string (OpenSearch) choosing the records')
     s.add_argument('--issue', required=True,
                    help='what users see, in words: "instances go to ERROR and cannot get IPs"')
     s.add_argument('--log-issue', action='store_true',
@@ -437,6 +506,7 @@ def _analyze_parser(sub):
     _mlflow_switch(s, 'do not record this analysis as an MLflow run (or OPENSTACK_RCA_NO_MLFLOW=1)')
     s.add_argument('--experiment', help='MLflow experiment of the inference run (default $OPENSTACK_RCA_EXPERIMENT or '
                                         'openstack_rca_system_staging)')
+    _engine_args(s)
     s.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser('evaluate', help='measure analyze on simulated incidents (or labelled folders): category '
@@ -505,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='template state: reused (match-only) if it exists, else learned and saved')
     s.add_argument('--no-cache', action='store_true', help='do not read or write the parsed-file cache')
     s.add_argument('--quiet', action='store_true', help='no progress bar')
+    s.add_argument('--stream', action='store_true', help='one process, flat memory: parse and mine piece by piece, '
+                   'writing row groups as they come (the same table)')
+    _engine_args(s)
     s.set_defaults(func=cmd_parse)
 
     s = sub.add_parser('train', help='train the LSTM scorer on logs; track it in MLflow and register a model version',
@@ -520,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--models-dir', default='models', help='where untracked models go (default models/)')
     s.add_argument('--by', default='auto', choices=['auto', 'request', 'instance'], help='session key (default auto)')
     s.add_argument('--quiet', action='store_true', help='no per-epoch progress')
+    _engine_args(s)
     _s3_args(s)
     s.add_argument('--multipart-threshold', metavar='SIZE', help='multipart upload above this size (default 64MB)')
     s.add_argument('--multipart-chunksize', metavar='SIZE', help='multipart part size (default 16MB)')
@@ -601,7 +675,6 @@ def cmd_serve(a) -> int:
         print(f'{a.add_user} written to {path}: start the server with --credentials {path}')
         return 0
     from openstack_rca.serve import create_app
-    from openstack_rca.core import current
     cfg = serve_config(a)
     cfg.secret = _session_key(cfg.state)
     _free_port(a.host, a.port)

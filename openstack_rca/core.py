@@ -9,8 +9,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CATEGORIES', 'MB', 'DEFAULT_EXPERIMENT', 'ENV_VARS', 'RCAError', 'redact', 'project_root', 'parse_size', 'Settings',
-           'configure', 'current', 'using']
+__all__ = ['CATEGORIES', 'MB', 'DEFAULT_EXPERIMENT', 'ENV_VARS', 'SECRETS', 'RCAError', 'redact', 'project_root', 'parse_size',
+           'Settings', 'configure', 'current', 'using']
 
 # %% ../nbs/00_core.ipynb #d36ba9c5
 class RCAError(Exception):
@@ -55,7 +55,11 @@ ENV_VARS = {'tracking_uri': 'MLFLOW_TRACKING_URI', 'tracking': 'OPENSTACK_RCA_NO
             'multipart_chunksize': 'OPENSTACK_RCA_S3_MULTIPART_CHUNKSIZE', 'data': 'OPENSTACK_RCA_DATA',
             'cache': 'OPENSTACK_RCA_CACHE', 'user': 'OPENSTACK_RCA_USER',
             'system_metrics_interval': 'MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL',
-            'tracking_username': 'MLFLOW_TRACKING_USERNAME', 'tracking_password': 'MLFLOW_TRACKING_PASSWORD'}
+            'tracking_username': 'MLFLOW_TRACKING_USERNAME', 'tracking_password': 'MLFLOW_TRACKING_PASSWORD',
+            'source_user': 'OPENSTACK_RCA_SOURCE_USER', 'source_password': 'OPENSTACK_RCA_SOURCE_PASSWORD',
+            'source_token': 'OPENSTACK_RCA_SOURCE_TOKEN', 'source_tenant': 'OPENSTACK_RCA_SOURCE_TENANT',
+            'source_ca': 'OPENSTACK_RCA_SOURCE_CA'}
+SECRETS = ('tracking_password', 'source_password', 'source_token')
 
 def _login() -> str:
     try: return getpass.getuser()
@@ -77,6 +81,11 @@ class Settings:
     system_metrics_interval: float | None = None
     tracking_username: str | None = None              # a tracking server's basic-auth user (MLflow reads the same)
     tracking_password: str | None = None
+    source_user: str | None = None                    # a log store's (--source) credentials, tenant and CA
+    source_password: str | None = None
+    source_token: str | None = None
+    source_tenant: str | None = None
+    source_ca: str | None = None
 
     @classmethod
     def resolve(cls, env=None, cwd=None, **flags) -> Settings:
@@ -110,14 +119,16 @@ class Settings:
                    multipart_chunksize=parse_size(get('multipart_chunksize') or 16 * MB),
                    data=Path(data), cache=Path(get('cache') or Path.home() / '.cache' / 'openstack-rca'),
                    user=get('user') or _login(), system_metrics_interval=interval,
-                   tracking_username=get('tracking_username'), tracking_password=get('tracking_password'))
+                   tracking_username=get('tracking_username'), tracking_password=get('tracking_password'),
+                   **{k: get(k) for k in ('source_user', 'source_password', 'source_token', 'source_tenant',
+                                          'source_ca')})
 
     def but(self, **changes) -> Settings:
         "A copy with `changes` (explicit arguments of a call that override the resolved settings)."
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def __repr__(self):
-        shown = lambda f: "'***'" if f.name == 'tracking_password' and self.tracking_password else \
+        shown = lambda f: "'***'" if f.name in SECRETS and getattr(self, f.name) else \
             redact(repr(getattr(self, f.name)))
         return 'Settings(' + ', '.join(f'{f.name}={shown(f)}' for f in fields(self)) + ')'
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_logs.ipynb #69cc8250
 from __future__ import annotations
-import functools, gc, hashlib, json, os, re, zlib
+import functools, gc, hashlib, itertools, json, os, re, zlib
 import numpy as np
 from collections import Counter
 from dataclasses import dataclass, field, asdict
@@ -15,10 +15,11 @@ from .core import RCAError, redact, project_root, current
 # %% auto #0
 __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INSTANCE_ANY_RE', 'MAX_RECORD_LINES', 'SKIP_REASONS',
            'FILE_PROBLEMS', 'REPAIR_REASONS', 'GZIP_MAX_RATIO', 'GZIP_MIN_CAP', 'OPENSTACK_PROJECTS', 'COLUMNS',
-           'MAX_LINE_BYTES', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES', 'strip_controls',
-           'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes', 'module_of',
-           'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'input_files', 'default_cache_dir',
-           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs']
+           'MAX_LINE_BYTES', 'DEVSTACK_UNITS', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES',
+           'strip_controls', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
+           'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'input_files',
+           'file_layout', 'input_layout', 'is_journal', 'journal_service', 'parse_journal', 'default_cache_dir',
+           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs', 'iter_file']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 _CONTROLS = re.compile(
@@ -91,6 +92,7 @@ SKIP_REASONS = {
     'oversized_record': 'a continuation line past MAX_RECORD_LINES of one record (the record keeps the first ones)',
     'no_record_yet': 'text without a header before the first record of its file',
     'unknown_format': 'file has no oslo.log record at all',
+    'not_json': 'a line of a journald export (journalctl -o json) that is not a JSON object',
 }
 FILE_PROBLEMS = {
     'unreadable': 'file could not be read (permissions, I/O error)',
@@ -288,7 +290,7 @@ def traceback_fields(message: str) -> tuple[str | None, str | None]:
     return exc, (own[-1] if own else None)
 
 # %% ../nbs/00_logs.ipynb #11477127
-COLUMNS = ['file', 'line', 'timestamp', 'service', 'source', 'pid', 'level', 'component',
+COLUMNS = ['file', 'line', 'timestamp', 'service', 'host', 'source', 'pid', 'level', 'component',
            'request_id', 'user_id', 'project_id', 'instance_id', 'message', 'exception', 'frame']
 _PRINTABLE = bytes(range(32, 127)) + b'\t'
 _HIGH = bytes(range(128, 256))
@@ -348,12 +350,12 @@ _GROUPS = ['source', 'timestamp', 'pid', 'level', 'component', 'ctx', 'request_i
 _MSG, _CTX = _GROUPS.index('message'), _GROUPS.index('ctx')
 
 def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                first_line: int = 1, more_records: bool = False, columns: bool = False
+                first_line: int = 1, more_records: bool = False, columns: bool = False, host: str | None = None
                 ) -> tuple[pd.DataFrame | dict, ParseReport]:
     """Parse one file's content (or a piece of it starting at line `first_line`) into records (`COLUMNS`) and a
     `ParseReport`. `more_records`: the file has records outside this piece, so text before them is not an unknown
     format. `columns`: the records as a dict of lists (no DataFrame yet), for `read_logs` to batch many small files into
-    one."""
+    one. `host`: the machine that wrote the file (see `file_layout`), on every record."""
     rep = ParseReport(files=1)
     if not data or data.isspace(): rep.empty_files = 1
     if data.isspace():                                  # blank lines only (a flood, say): counted, not scanned
@@ -402,7 +404,8 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
     services = {s: service_of(s) if s else service for s in set(src)}
     ids = {k: [None if v in ('', '-', None) else v for v in col[k]] for k in ('request_id', 'user_id', 'project_id')}
     cols = dict(file=[file] * len(msg), line=list(line_no), timestamp=list(col['timestamp']),
-                service=[services[s] for s in src], source=[s or name for s in src], pid=list(col['pid']),
+                service=[services[s] for s in src], host=[host] * len(msg), source=[s or name for s in src],
+                pid=list(col['pid']),
                 level=list(col['level']), component=list(col['component']), **ids,
                 instance_id=[i or (instance_of(m) if 'nstance' in m else None)
                              for i, m in zip(col['instance_id'], msg)],
@@ -438,19 +441,111 @@ def log_files(path: Path | str) -> tuple[list[Path], list[str]]:
 def input_files(paths) -> tuple[list[Path], list[str]]:
     """Log files of every path in `paths`, in order, each once: a file given twice, or by its folder and its name, or
     by two spellings of one folder, is read once. Also the names of files ignored."""
+    layout, ignored = input_layout(paths)
+    return [f for f, _, _ in layout], ignored
+
+# %% ../nbs/00_logs.ipynb #904f5f9e
+_SOSREPORT_RE = re.compile(r'^sosreport-(.+?)(?:-\d{4}-\d{2}-\d{2}(?:-.*)?)?$')
+
+def file_layout(f: Path | str, root: Path | str) -> tuple[str | None, str]:
+    """(host, service) of log file `f` found under `root` (what the user named): `<host>/var/log/<project>/<file>`,
+    `<host>/kolla/<project>/<file>`, `<host>/var/log/kolla/<project>/<file>`; when `root` is the host's own folder,
+    its name. No `var/log` or `kolla` above the file: no host."""
+    f, root = Path(f), Path(root)
+    try: parts = f.relative_to(root).parts[:-1]
+    except ValueError: parts = ()
+    host, service = None, service_of(f.name)
+    for i, p in enumerate(parts):
+        if p == 'kolla' or (p == 'var' and parts[i + 1:i + 2] == ('log',)):
+            host = parts[i - 1] if i else (root.resolve().name or None)
+            break
+    if host and (m := _SOSREPORT_RE.match(host)): host = m.group(1)
+    project = parts[-1] if parts else ''
+    if project in OPENSTACK_PROJECTS and not service.startswith(project): service = f'{project}-{service}'
+    return host, service
+
+def input_layout(paths) -> tuple[list[tuple[Path, str | None, str]], list[str]]:
+    """(file, host, service) of the log files of every path in `paths`, in order, each file once (see `input_files`),
+    and the names of files ignored."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths: raise RCAError('no log path given')
-    files, ignored, seen = [], [], set()
+    out, ignored, seen = [], [], set()
     for p in paths:
         fs, ign = log_files(p)
         for f in fs:
             key = f.resolve()
-            if key not in seen: seen.add(key); files.append(f)
+            if key not in seen: seen.add(key); out.append((f, *file_layout(f, p)))
         ignored += [i for i in ign if i not in ignored]
-    return files, ignored
+    return out, ignored
+
+# %% ../nbs/00_logs.ipynb #26077c6c
+DEVSTACK_UNITS = {
+    'n-api': 'nova-api', 'n-api-meta': 'nova-api-metadata', 'n-cpu': 'nova-compute', 'n-cond': 'nova-conductor',
+    'n-cond-cell1': 'nova-conductor', 'n-super-cond': 'nova-conductor', 'n-sch': 'nova-scheduler',
+    'n-novnc': 'nova-novncproxy', 'n-novnc-cell1': 'nova-novncproxy', 'n-spice': 'nova-spicehtml5proxy',
+    'placement-api': 'placement-api', 'q-svc': 'neutron-server', 'neutron-api': 'neutron-server',
+    'q-agt': 'neutron-openvswitch-agent', 'q-dhcp': 'neutron-dhcp-agent', 'q-l3': 'neutron-l3-agent',
+    'q-meta': 'neutron-metadata-agent', 'q-ovn-metadata-agent': 'neutron-ovn-metadata-agent',
+    'q-ovn-agent': 'neutron-ovn-agent', 'q-rpc-server': 'neutron-rpc-server', 'g-api': 'glance-api',
+    'c-api': 'cinder-api', 'c-sch': 'cinder-scheduler', 'c-vol': 'cinder-volume', 'c-bak': 'cinder-backup',
+    'keystone': 'keystone', 'h-eng': 'heat-engine', 'h-api': 'heat-api', 'h-api-cfn': 'heat-api-cfn'}
+_JOURNAL_START = re.compile(rb'\s*\{\s*"(?:__CURSOR|__REALTIME_TIMESTAMP|_[A-Z]|MESSAGE|PRIORITY)')
+_OSLO_BODY = re.compile(r'(?:TRACE|DEBUG|INFO|AUDIT|WARNING|ERROR|CRITICAL) [^\s\[\]]+')
+_LEVELS = ['CRITICAL', 'CRITICAL', 'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'INFO', 'DEBUG']   # syslog PRIORITY 0-7
+
+def is_journal(data: bytes) -> bool:
+    "Does `data` start like `journalctl -o json` output?"
+    return bool(_JOURNAL_START.match(data[:200]))
+
+def journal_service(entry: dict) -> str | None:
+    "The OpenStack service of a journal entry (devstack unit, `openstack-nova-compute.service`, identifier), or None."
+    unit = str(entry.get('_SYSTEMD_UNIT') or entry.get('UNIT') or '')
+    m = re.fullmatch(r'devstack@(.+)\.service', unit)
+    if m: name = DEVSTACK_UNITS.get(m.group(1), m.group(1))
+    else: name = re.sub(r'^openstack-|\.service$', '', unit) or str(entry.get('SYSLOG_IDENTIFIER') or '')
+    name = re.sub(r'[^\w.-]', '', name)
+    return name if name.split('-')[0] in OPENSTACK_PROJECTS else None
+
+def _journal_text(s):
+    "MESSAGE as journald exports it: a string, or a list of bytes when it is not valid UTF-8."
+    if isinstance(s, list):
+        try: return bytes(s).decode('utf-8', 'replace')
+        except (TypeError, ValueError): return ''
+    return '' if s is None else str(s)
+
+def parse_journal(data: bytes, file: str, host: str | None = None, first_line: int = 1,
+                  max_line_bytes: int = MAX_LINE_BYTES) -> tuple[pd.DataFrame, ParseReport]:
+    "Records and report of `journalctl -o json` lines (`data` holds whole lines; the first is line `first_line`)."
+    out, where, hosts, units, bad = [], [], [], [], []
+    for n, raw in enumerate(data.splitlines(), first_line):
+        try: e = json.loads(raw)
+        except ValueError: e = None
+        if not isinstance(e, dict): bad.append(n); continue
+        try: t = pd.Timestamp(int(e.get('__REALTIME_TIMESTAMP')), unit='us')
+        except (TypeError, ValueError, OverflowError): t = None
+        lines = strip_controls(_journal_text(e.get('MESSAGE')).replace('\r', '')).split('\n')
+        svc, pid = journal_service(e), str(e.get('_PID') or e.get('SYSLOG_PID') or 0)
+        pid = pid if pid.isdigit() else '0'
+        if svc and t is not None and TS_START_RE.match(lines[0]): head = f'{svc}.log {lines[0]}'
+        elif svc and t is not None and _OSLO_BODY.match(lines[0]):
+            head = f"{svc}.log {t.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} {pid} {lines[0]}"
+        else:                                          # not an OpenStack record: a syslog line, counted as foreign
+            ident = re.sub(r'[\s:\[]', '', str(e.get('SYSLOG_IDENTIFIER') or e.get('_COMM') or 'unknown')) or 'unknown'
+            stamp = t.strftime('%b %d %H:%M:%S') if t is not None else 'Jan 01 00:00:00'
+            head, lines = f'{stamp} {e.get("_HOSTNAME") or "-"} {ident}: {lines[0]}', lines[:1]
+        for k, line in enumerate([head, *lines[1:]]):
+            out.append(line); where.append(n); units.append(e.get('_SYSTEMD_UNIT') or e.get('SYSLOG_IDENTIFIER'))
+            hosts.append(host or e.get('_HOSTNAME'))
+    df, rep = parse_bytes('\n'.join(out).encode('utf-8'), file, None, max_line_bytes, more_records=first_line > 1)
+    for n in bad: rep.lines += 1; rep.skip('not_json', f'{file}:{n}')
+    idx = df['line'].to_numpy() - 1
+    df['line'] = np.asarray(where, dtype='int64')[idx] if len(df) else df['line']
+    df['host'] = np.asarray(hosts, dtype=object)[idx] if len(df) else df['host']
+    df['source'] = np.asarray(units, dtype=object)[idx] if len(df) else df['source']
+    return df, rep
 
 # %% ../nbs/00_logs.ipynb #92fd6d02
-PARSER_VERSION = '3'
+PARSER_VERSION = '4'
 
 def default_cache_dir() -> Path:
     "Where parsed files are cached (settings `cache`: `$OPENSTACK_RCA_CACHE` or `~/.cache/openstack-rca`)."
@@ -465,18 +560,21 @@ def _disk_size(path: Path) -> int:
     except OSError: return 0
 
 def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-               columns: bool = False) -> tuple[pd.DataFrame | dict, ParseReport]:
-    """Records and report for one file, from the Parquet cache when its content was parsed before. `columns`: the
-    records as a dict of lists when the file is parsed in one piece (see `parse_bytes`), else a DataFrame."""
+               columns: bool = False, host: str | None = None, service: str | None = None
+               ) -> tuple[pd.DataFrame | dict, ParseReport]:
+    """Records and report for one file (oslo.log or a journald export), from the Parquet cache when its content was
+    parsed before. `columns`: the records as a dict of lists when the file is parsed in one piece (see `parse_bytes`),
+    else a DataFrame. `host`, `service`: what `file_layout` says (default: no host, the service from the name)."""
     path = Path(path)
+    service = service or service_of(path.name)
     data, problem = read_bytes(path)
     if problem in FILE_PROBLEMS:
         empty = {c: [] for c in COLUMNS}
         return (empty if columns else _frame(empty)), ParseReport(files=1, file_problems={problem: [str(path)]})
     cache = key = None
     if cache_dir:
-        h = hashlib.blake2b(f'parser {PARSER_VERSION}|{max_line_bytes}|{path.name}|'.encode(), digest_size=20)
-        h.update(data)                                 # the name counts too: it decides the service
+        h = hashlib.blake2b(f'parser {PARSER_VERSION}|{max_line_bytes}|{service}|'.encode(), digest_size=20)
+        h.update(data)                                 # the service counts too (from the name and folder)
         key = h.hexdigest()
         cache = Path(cache_dir) / 'parsed' / key[:2]
     if cache and (cache / f'{key}.parquet').exists() and (cache / f'{key}.json').exists():
@@ -484,17 +582,22 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
             df = pd.read_parquet(cache / f'{key}.parquet')
             rep = ParseReport.from_dict(json.loads((cache / f'{key}.json').read_text()))
             df['file'] = str(path)
+            if host is not None: df['host'] = host
             rep.cached_files = 1
             return df, rep
         except Exception: pass                                   # a damaged cache entry is re-parsed
-    if len(data) <= PIECE_BYTES:
-        df, rep = parse_bytes(data, str(path), service_of(path.name), max_line_bytes, columns=columns)
+    if is_journal(data):
+        df, rep = parse_journal(data, str(path), host, max_line_bytes=max_line_bytes)
+        if problem: rep.repair(problem, f'{path}:{rep.lines}')
+    elif len(data) <= PIECE_BYTES:
+        df, rep = parse_bytes(data, str(path), service, max_line_bytes, columns=columns, host=host)
         if problem: rep.repair(problem, f'{path}:{rep.lines}')
         if columns: return df, rep                     # not cached: read_logs batches small files
     else:                                              # parsed in pieces: memory follows records, not lines of junk
         view = memoryview(data)
         blocks = (bytes(view[i:i + PIECE_BYTES]) for i in range(0, len(data), PIECE_BYTES))
-        parts = list(_file_pieces(path, blocks, [problem] if problem else [], PIECE_BYTES, max_line_bytes))
+        parts = list(_file_pieces(path, blocks, [problem] if problem else [], PIECE_BYTES, max_line_bytes, host,
+                                  service))
         df = pd.concat([d for d, _ in parts], ignore_index=True)
         rep = functools.reduce(ParseReport.merge, (r for _, r in parts), ParseReport())
     if cache:
@@ -511,14 +614,15 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     cache_dir = default_cache_dir() if cache is True else (Path(cache) if cache else None)
     report = ParseReport()
-    files, report.ignored_files = input_files(paths)
+    layout, report.ignored_files = input_layout(paths)
     if progress:
         from tqdm.auto import tqdm
-        files = tqdm(files, desc='parsing', unit='file')
+        layout = tqdm(layout, desc='parsing', unit='file')
     frames, batch = [], None                           # batch: records of small files, as lists, in file order
-    for f in files:
+    for f, host, service in layout:
         small = _disk_size(f) < SMALL_FILE_BYTES
-        out, rep = parse_file(f, None if small else cache_dir, max_line_bytes, columns=small)
+        out, rep = parse_file(f, None if small else cache_dir, max_line_bytes, columns=small, host=host,
+                              service=service)
         if isinstance(out, dict):
             if batch is None: batch = out
             else:
@@ -607,13 +711,40 @@ MAX_PIECE_LINES = 1_000_000          # a piece parsed at once holds at most this
 
 def iter_logs(paths, chunk_bytes: int = 4 << 20, max_line_bytes: int = MAX_LINE_BYTES):
     "Stream (records, report) chunks of about `chunk_bytes` from log files/folders; memory stays flat."
-    files, ignored = input_files(paths)
+    layout, ignored = input_layout(paths)
     if ignored: yield _frame({c: [] for c in COLUMNS}), ParseReport(ignored_files=ignored)
-    for f in files:
-        problem = []
-        yield from _file_pieces(f, _blocks(f, chunk_bytes, problem), problem, chunk_bytes, max_line_bytes)
+    for f, host, service in layout: yield from iter_file(f, host, service, chunk_bytes, max_line_bytes)
 
-def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_bytes: int):
+def iter_file(f: Path | str, host: str | None = None, service: str | None = None, chunk_bytes: int = 4 << 20,
+              max_line_bytes: int = MAX_LINE_BYTES):
+    "Stream (records, report) chunks of one file (oslo.log or journald export) with its `host` and `service`."
+    f, problem = Path(f), []
+    blocks = _blocks(f, chunk_bytes, problem)
+    head = next(blocks, b'')
+    blocks = itertools.chain([head] if head else [], blocks)
+    if is_journal(head): yield from _journal_pieces(f, blocks, problem, host, max_line_bytes)
+    else: yield from _file_pieces(f, blocks, problem, chunk_bytes, max_line_bytes, host, service or service_of(f.name))
+
+def _journal_pieces(f: Path, blocks, problem: list, host: str | None, max_line_bytes: int):
+    "(records, report) of a journald export, block by block: whole entries each (one entry is one line)."
+    state = {'first': 1, 'n': 0}
+    def piece(data: bytes):
+        df, rep = parse_journal(data, str(f), host, state['first'], max_line_bytes)
+        rep.files = int(state['n'] == 0)
+        state['first'] += data.count(b'\n') + (not data.endswith(b'\n')); state['n'] += 1
+        return df, rep
+    carry = b''
+    for block in blocks:
+        data = carry + block
+        cut = data.rfind(b'\n') + 1
+        carry = data[cut:]
+        if cut: yield piece(data[:cut])
+    df, rep = piece(carry) if carry or not state['n'] else (_frame({c: [] for c in COLUMNS}), ParseReport())
+    for prob in problem: rep.repair(prob, f"{f}:{state['first'] - 1}")
+    yield df, rep
+
+def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_bytes: int, host: str | None = None,
+                 service: str | None = None):
     "(records, report) of one file's content, given as `blocks`, in pieces that end where a record starts."
     carry, first, n_chunks, seen, carry_lines = b'', 1, 0, 0, 0
     for block in blocks:
@@ -625,12 +756,13 @@ def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_byte
             cut = data.rfind(b'\n') + 1 or len(data)   # pathological: cut at a line end, so memory stays bounded
         piece, carry = data[:cut], data[cut:]      # a record starts at `cut`: more records follow
         carry_lines = carry.count(b'\n')
-        df, rep = parse_bytes(piece, str(f), service_of(f.name), max_line_bytes, first_line=first, more_records=True)
+        df, rep = parse_bytes(piece, str(f), service or service_of(f.name), max_line_bytes, first_line=first,
+                              more_records=True, host=host)
         rep.files, first, n_chunks, seen = int(n_chunks == 0), first + rep.lines, n_chunks + 1, seen + len(df)
         yield df, rep
     if carry or n_chunks == 0:
-        df, rep = parse_bytes(carry, str(f), service_of(f.name), max_line_bytes, first_line=first,
-                              more_records=seen > 0)
+        df, rep = parse_bytes(carry, str(f), service or service_of(f.name), max_line_bytes, first_line=first,
+                              more_records=seen > 0, host=host)
         rep.files = int(n_chunks == 0)
         if n_chunks and not carry.strip(): rep.empty_files = 0
     else: df, rep = _frame({c: [] for c in COLUMNS}), ParseReport()

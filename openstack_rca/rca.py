@@ -404,9 +404,9 @@ RECOMMENDATIONS = {
 }
 
 # %% ../nbs/09_rca.ipynb #ad0a30dd
-ROOT_CAUSE_KEYS = ('rank', 'score', 'service', 'fault_service', 'component', 'file', 'line', 'timestamp', 'level',
-                   'request_id', 'instance_id', 'exception', 'frame', 'template', 'message', 'explanation')
-SUSPECT_KEYS = ('rank', 'service', 'score', 'components', 'evidence')
+ROOT_CAUSE_KEYS = ('rank', 'score', 'service', 'fault_service', 'host', 'component', 'file', 'line', 'timestamp',
+                   'level', 'request_id', 'instance_id', 'exception', 'frame', 'template', 'message', 'explanation')
+SUSPECT_KEYS = ('rank', 'service', 'score', 'components', 'hosts', 'evidence')
 
 @dataclass
 class Report:
@@ -446,10 +446,12 @@ class Report:
         if not self.root_causes: out.append('no anomaly found: nothing in these logs stands out for this issue')
         if self.suspects:
             out.append('suspects: ' + '; '.join(f"{s['rank']}. {s['service']} [{s['score']:.3f}]"
+                                                + (f" on {', '.join(s['hosts'][:3])}" if s.get('hosts') else '')
                                                 + (f" ({', '.join(s['components'][:2])})" if s['components'] else '')
                                                 for s in self.suspects))
         for r in self.root_causes:
-            where = r['service'] + (f" (code of {r['fault_service']})" if r['fault_service'] != r['service'] else '')
+            where = r['service'] + (f"@{r['host']}" if r.get('host') else '') + (
+                f" (code of {r['fault_service']})" if r['fault_service'] != r['service'] else '')
             out.append(f"#{r['rank']} [{r['score']:.3f}] {r['file']}:{r['line']} {r['timestamp']} {where} {r['level']}")
             out.append(f"    {r['message'].splitlines()[0][:300]}")
             if r['exception'] or r['frame']:      # the frame is unknown when no OpenStack code is in the traceback
@@ -461,8 +463,9 @@ class Report:
             out += [f"  {e['timestamp']} {e['service']:<15} {e['level']:<7} {e['file']}:{e['line']} "
                     f"{e['message'].splitlines()[0][:110]}" for e in self.timeline]
         a = self.affected
-        out.append(f"affected: services {', '.join(a['services']) or '-'}; {len(a['instances'])} instance(s); "
-                   f"{len(a['requests'])} request(s)")
+        out.append(f"affected: services {', '.join(a['services']) or '-'}; "
+                   + (f"hosts {', '.join(a['hosts'])}; " if a.get('hosts') else '')
+                   + f"{len(a['instances'])} instance(s); {len(a['requests'])} request(s)")
         out.append('recommendations:'); out += [f'  - {x}' for x in self.recommendations]
         return strip_controls('\n'.join(out))          # log text never drives the terminal
 
@@ -486,6 +489,8 @@ def defect_recommendations(frame: str, exception: str) -> list[str]:
             f'back or patch {module}.']
 
 # %% ../nbs/09_rca.ipynb #b1ba557e
+def _str(x) -> str | None: return x if isinstance(x, str) and x else None
+
 def _ts(t) -> str: return pd.Timestamp(t).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3] if pd.notna(t) else ''
 
 def _explain(r) -> str:
@@ -510,7 +515,8 @@ def _suspects(causes: list[dict]) -> list[dict]:
     out: dict[str, dict] = {}
     for c in causes:
         s = out.setdefault(c['fault_service'], {'service': c['fault_service'], 'score': c['score'], 'components': [],
-                                                'evidence': []})
+                                                'hosts': [], 'evidence': []})
+        if c.get('host') and c['host'] not in s['hosts']: s['hosts'].append(c['host'])
         frame = c['frame'].split(':')[0] if c['frame'] else None
         for comp in (frame, c['component']):
             if comp and comp not in s['components']: s['components'].append(comp)
@@ -518,8 +524,9 @@ def _suspects(causes: list[dict]) -> list[dict]:
     return [{'rank': i + 1, **s} for i, s in enumerate(out.values())]
 
 def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = None, scorer=None, top: int = 5,
-                    timings: dict | None = None, baseline: Baseline | None = None) -> Report:
-    "Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer)."
+                    timings: dict | None = None, baseline: Baseline | None = None, templated: bool = False) -> Report:
+    """Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer).
+    `templated`: the records carry the templates `mine_templates` would give them (`scale.read_logs_dask`)."""
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
     if records.empty:
         raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
@@ -527,7 +534,9 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     inputs = [Path(p) for p in (inputs or [])]
     raw = records[[c for c in records.columns if c not in ('template_id', 'template')]].reset_index(drop=True)
     t = time.perf_counter()
-    mined, _ = mine_templates(raw)
+    if templated and {'template_id', 'template'} <= set(records.columns):
+        mined = raw.assign(template_id=records['template_id'].to_numpy(), template=records['template'].to_numpy())
+    else: mined, _ = mine_templates(raw)
     timings['templates'] = round(time.perf_counter() - t, 3)
     surprise, lstm_weight, fit = None, 0.6, None
     if scorer is not None:
@@ -573,7 +582,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                             'failure messages this input writes only once: check them against the issue')
     chosen = ranked[keep].head(top)
     causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
-               'fault_service': fault_service(r.service, r.message),
+               'fault_service': fault_service(r.service, r.message), 'host': _str(getattr(r, 'host', None)),
                'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
                'timestamp': _ts(r.timestamp), 'level': r.level,
                'request_id': r.request_id if isinstance(r.request_id, str) else None,
@@ -592,12 +601,15 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     focus = set(df.loc[chosen.index, 'chain'])
     inc = df[(df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN)) | df.index.isin(chosen.index)]
     cited = set(chosen.index)
-    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'level': r.level,
+    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'host': _str(getattr(r, 'host', None)),
+                 'level': r.level,
                  'file': _file_label(r.file, inputs),
                  'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
                 for r in inc.drop_duplicates('template_id').head(25).itertuples()]
     in_focus = df['chain'].isin(focus)
-    affected = {'services': sorted(set(inc['service'])),
+    hosts = set(inc['host'].dropna()) if 'host' in inc else set()
+    hosts |= {c['host'] for c in causes if c['host']}
+    affected = {'services': sorted(set(inc['service'])), 'hosts': sorted(hosts),
                 'instances': sorted(set(df.loc[in_focus, 'instance_id'].dropna()) | set(inc['instance_id'].dropna())),
                 'requests': sorted(set(df.loc[in_focus & (df['anomaly'] >= ANOMALY_MIN), 'request_id'].dropna()))}
     timings['rank'] = round(time.perf_counter() - t, 3)
@@ -624,24 +636,37 @@ def load_baseline(ref) -> Baseline:
     records, _ = read_logs(p, progress=False)
     return Baseline.from_records(records, str(p))
 
-def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None, baseline=None, tz: str | None = None
-            ) -> Report:
+def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None, baseline=None, tz: str | None = None,
+            source=None, query: str | None = None, auth=None, client=None) -> Report:
     """Parse `logs` (a path or a list of them) and rank the root causes of `issue`. `baseline`: a Baseline or what
-    `load_baseline` reads; `tz`: local time zones of the logs (see `logs.localize`), then `since`/`until` are UTC."""
+    `load_baseline` reads; `tz`: local time zones of the logs (see `logs.localize`), then `since`/`until` are UTC.
+    `source`: a log store (`sources.parse_source`) read instead of files, over `since`..`until` (UTC, default the last
+    hour), `query` choosing its records, `auth` (`sources.SourceAuth`) its credentials. `client`: a Dask client that
+    parses and mines the files on its cluster (`scale.read_logs_dask`; the same records and templates)."""
     t0 = time.perf_counter()
-    paths = [Path(p) for p in (logs if isinstance(logs, (list, tuple)) else [logs])]
-    records, report = read_logs(paths, progress=False)
+    if source is not None:
+        from openstack_rca.sources import read_source, source_window, SourceAuth
+        if tz: raise RCAError('--tz does not apply to --source: log stores keep UTC times')
+        since, until = source_window(since, until)
+        paths, (records, report) = [], read_source(source, since, until, query, auth or SourceAuth())
+    else:
+        paths = [Path(p) for p in (logs if isinstance(logs, (list, tuple)) else [logs])]
+        if client is not None:
+            from openstack_rca.scale import read_logs_dask
+            records, report, _ = read_logs_dask(paths, client)
+        else: records, report = read_logs(paths, progress=False)
     lost = 0
     if tz: records, lost = localize(records, tz)
     if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
     if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
     if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
     timings = {'parse': round(time.perf_counter() - t0, 3)}
-    r = analyze_records(records, issue, paths, scorer, top, timings, baseline)
+    r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None)
     r.stats['skipped'] = int(report.skipped_lines)
     r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
     r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files
     r.stats['ignored_files'] = report.ignored_files[:20]                    # not log files (by name)
     if tz: r.stats['tz_unmapped'] = lost          # local times that do not exist (or are ambiguous) in their zone
+    if source is not None: r.stats['window'] = [str(since), str(until)]
     r.timings['total'] = round(time.perf_counter() - t0, 3)
     return r

@@ -56,11 +56,12 @@ _HEAD = ['#', 'score', 'service', 'evidence', 'time', 'level', 'message', 'why']
 
 def _suspect_rows(report: Report) -> list[list[str]]:
     return [
-        [str(s['rank']), s['service'], f"{s['score']:.3f}", ', '.join(s['components']), ', '.join(s['evidence'][:3])]
+        [str(s['rank']), s['service'], ', '.join(s.get('hosts') or []) or '-', f"{s['score']:.3f}",
+         ', '.join(s['components']), ', '.join(s['evidence'][:3])]
         for s in report.suspects
     ]
 
-_SUSPECT_HEAD = ['#', 'service', 'score', 'components', 'evidence']
+_SUSPECT_HEAD = ['#', 'service', 'hosts', 'score', 'components', 'evidence']
 
 _MD_ACTIVE = re.compile(r'([\\`*_\[\]|#])')
 
@@ -91,6 +92,7 @@ def to_markdown(report: Report, png: bytes | None = None) -> str:
     ]
     a = report.affected
     out += ['', '## Affected', '', f"- services: {md(', '.join(a['services']) or '-')}",
+            f"- hosts: {md(', '.join(a.get('hosts') or []) or '-')}",
             f"- instances: {md(', '.join(a['instances']) or '-')}",
             f"- requests: {md(', '.join(a['requests']) or '-')}",
             '', '## Recommendations', ''] + [f'- {r}' for r in report.recommendations]
@@ -125,6 +127,7 @@ td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}} cod
 {warn}{sus}{img}
 <h2>Root causes</h2>{table}<h2>Timeline</h2><ul>{tl}</ul>
 <h2>Affected</h2><ul><li>services: {e(', '.join(a['services']) or '-')}</li>
+<li>hosts: {e(', '.join(a.get('hosts') or []) or '-')}</li>
 <li>instances: {e(', '.join(a['instances']) or '-')}</li>
 <li>requests: {e(', '.join(a['requests']) or '-')}</li></ul>
 <h2>Recommendations</h2><ul>{''.join(f'<li>{e(r)}</li>' for r in report.recommendations)}</ul></body></html>

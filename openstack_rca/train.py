@@ -101,9 +101,9 @@ def _next_local_dir(models_dir, name: str) -> Path:
 # %% ../nbs/08_train.ipynb #21423e49
 def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str | None = None,
           register_as: str = DEFAULT_MODEL_NAME, no_mlflow: bool | None = None, models_dir='models', by: str = 'auto',
-          verbose: int = 0, parent_run_id: str | None = None, root: str | None = None) -> TrainResult:
+          verbose: int = 0, parent_run_id: str | None = None, root: str | None = None, client=None) -> TrainResult:
     """Train a scorer on `logs`; track it in MLflow (as a child of `parent_run_id`, if given) and register it, or save
-    it under `models_dir`."""
+    it under `models_dir`. `client`: a Dask client that parses and mines the logs on its cluster (`scale`)."""
     cfg = cfg or ModelConfig()
     check_model_name(register_as)                    # a name that would leave its folder fails before any training
     root = artifact_root(root)                       # a malformed --artifact-root fails before any training
@@ -119,14 +119,18 @@ def train(logs, cfg: ModelConfig | None = None, eval_logs=None, experiment: str 
     elif tracking and (problem := credentials_problem(uri)): raise RCAError(problem)     # wrong password: stop now
     elif not tracking and root:
         warnings.append(f'tracking is off: nothing is published to {root}, the model goes to {models_dir}/')
-    records, report = read_logs(logs, progress=bool(verbose))
+    miner = None
+    if client is not None:
+        from openstack_rca.scale import read_logs_dask
+        records, report, miner = read_logs_dask(logs, client, progress=bool(verbose))
+    else: records, report = read_logs(logs, progress=bool(verbose))
     experiment = experiment_name(experiment)
     name = run_name(experiment)
     params = {**{f'model.{k}': v for k, v in cfg.to_dict().items()}, 'sessions_by': by, 'data.records': len(records),
               'data.files': report.files, 'data.services': records['service'].nunique(),
               'data.skipped_lines': report.skipped_lines, 'data.fingerprint': data_fingerprint(records),
               'data.first': str(records['timestamp'].min()), 'data.last': str(records['timestamp'].max())}
-    job = dict(records=records, report=report, cfg=cfg, eval_logs=eval_logs, params=params, name=name,
+    job = dict(records=records, report=report, miner=miner, cfg=cfg, eval_logs=eval_logs, params=params, name=name,
                register_as=register_as,
                models_dir=models_dir, by=by, verbose=verbose, warnings=warnings, experiment=experiment, root=root)
     if not tracking: return _train(run=None, **job)
@@ -165,11 +169,12 @@ def _end_run(failed: bool):
 
 # %% ../nbs/08_train.ipynb #fc8310d3
 def _train(records, report, cfg, eval_logs, run, params, name, register_as, models_dir, by, verbose, warnings,
-           experiment, root) -> TrainResult:
+           experiment, root, miner=None) -> TrainResult:
     "Fit, evaluate, and either log + register into the active run (`run` given) or save under `models_dir`."
     tracking = run is not None
     t0 = time.perf_counter()
-    scorer, history = fit_scorer(records, cfg, by, callbacks=[epoch_logger()] if tracking else [], verbose=verbose)
+    scorer, history = fit_scorer(records, cfg, by, miner=miner, callbacks=[epoch_logger()] if tracking else [],
+                                 verbose=verbose)
     metrics = {'training_seconds': round(time.perf_counter() - t0, 2), 'epochs_run': len(history['loss']),
                'final_loss': history['loss'][-1], 'top_g': scorer.config.top_g, 'surprise_threshold': scorer.threshold,
                'templates': len(scorer.miner), 'vocabulary': len(scorer.vocab)}

@@ -7,7 +7,7 @@ from helpers import rca, ok
 
 KEYS = {'issue', 'mode', 'category', 'confidence', 'suspects', 'root_causes', 'timeline', 'affected', 'recommendations', 'model',
         'warnings', 'stats', 'timings'}
-RC_KEYS = ['rank', 'score', 'service', 'fault_service', 'component', 'file', 'line', 'timestamp', 'level', 'request_id',
+RC_KEYS = ['rank', 'score', 'service', 'fault_service', 'host', 'component', 'file', 'line', 'timestamp', 'level', 'request_id',
            'instance_id', 'exception', 'frame', 'template', 'message', 'explanation']
 
 
@@ -43,7 +43,7 @@ def test_json_contract_fast_mode(data, tmp_path):
     distractors = {(x['file'], x['line']) for x in lab['distractors']}
     assert len(distractors) == 4
     assert not any((rc['file'], rc['line']) in distractors for rc in rep['root_causes'][:1])
-    assert set(rep['affected']) == {'services', 'instances', 'requests'} and 'neutron-server' in rep['affected']['services']
+    assert set(rep['affected']) == {'services', 'hosts', 'instances', 'requests'} and 'neutron-server' in rep['affected']['services']
     assert set(rep['stats']) >= {'records', 'skipped', 'chains', 'anomalous_chains'} and rep['stats']['records'] == lab['records']
     assert {'parse', 'rank', 'total'} <= set(rep['timings'])
 

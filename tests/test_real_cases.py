@@ -6,7 +6,7 @@ import pytest
 from helpers import rca, ok
 from openstack_rca.logs import data_dir
 
-SUSPECT_KEYS = ['rank', 'service', 'score', 'components', 'evidence']
+SUSPECT_KEYS = ['rank', 'service', 'score', 'components', 'hosts', 'evidence']
 
 
 @pytest.fixture(scope='module')
