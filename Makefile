@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: help demo test check-nbdev readme docs nbtest nbtest-fast pytest bench figures reliability lab stack stack-down clean
+.PHONY: help demo test check-nbdev readme docs nbtest nbtest-fast pytest bench bench-scale figures reliability lab stack stack-down clean
 
 help:
 	@echo "make demo   - create .venv, install, simulate an incident, parse it, train, validate and promote a model, analyze the incident"
 	@echo "make test   - install dev tools, check notebooks/package/README agree, run nbdev_test and pytest"
 	@echo "make bench  - parse+mine throughput vs drain3, analyze speed/memory, real failures vs the first-ERROR line (bench/results/*.json), figures into the docs notebooks"
+	@echo "make bench-scale - parse/analyze on 1M and 10M simulated lines over 50 hosts: one process vs --engine dask (needs ~3 GB in /tmp, ~15 min)"
 	@echo "make nbtest-fast - the notebooks' tests without the cells flagged slow (training, S3 and MLflow servers): the inner loop"
 	@echo "make reliability - refresh the Reliability docs page from the tests (tools/reliability.py)"
 	@echo "make docs   - build the docs site into _docs/ (nbdev_docs with Quarto; without it nbdev processing + Sphinx)"
@@ -82,6 +83,14 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/small_files.py
 	$(BIN)/python bench/serve_bench.py
 	$(MAKE) figures
+
+# the scale-out figures of the Scaling out docs page: bundles of 1 M and 10 M simulated lines, then both engines
+bench-scale: $(VENV)/.installed-dev
+	test -d /tmp/rca-bundle-1m || $(BIN)/python bench/scale_bench.py gen --lines 1000000 --hosts 50 --out /tmp/rca-bundle-1m
+	test -d /tmp/rca-bundle-10m || $(BIN)/python bench/scale_bench.py gen --lines 10000000 --hosts 50 --out /tmp/rca-bundle-10m
+	$(BIN)/python bench/scale_bench.py run /tmp/rca-bundle-1m /tmp/rca-bundle-10m
+	$(BIN)/python tools/run_nb.py nbs/scaling.ipynb
+	$(BIN)/nbdev_clean
 
 figures: $(VENV)/.installed-dev
 	$(BIN)/python tools/run_nb.py nbs/01_templates.ipynb nbs/02_simulate.ipynb nbs/04_model.ipynb nbs/09_rca.ipynb nbs/11_evaluate.ipynb nbs/tutorial.ipynb nbs/reliability.ipynb nbs/web_ui.ipynb

@@ -81,7 +81,8 @@ def test_rca_api_page(site):
     t = text(html)
     # show_doc's entry for analyze, with its signature and docstring, rendered from nbdev's processing
     assert re.search(r'def analyze\( logs, issue:str, scorer:NoneType=None, top:int=5, since:NoneType=None, until:NoneType=None,'
-                     r' baseline:NoneType=None, tz:str \| None=None \)->Report', t), t[:2000]
+                     r' baseline:NoneType=None, tz:str \| None=None, source:NoneType=None, query:str \| None=None,'
+                     r' auth:NoneType=None, client:NoneType=None \)->Report', t), t[:2000]
     assert 'Rank the root causes' in t or 'root causes' in t
     assert 'href="https://github.com/openstack-rca/openstack-rca/blob/main/openstack_rca/rca.py#L' in html   # [source] links
     # a plot: the example's score breakdown, a real PNG served with the page
