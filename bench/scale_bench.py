@@ -10,6 +10,7 @@ shifted, until the bundle holds `--lines` lines (`gen`). Figures (`run`), per in
     worker <= 1.5 GB at any size, flat from 1 M to 10 M);
   - analyze --fast: one process vs --engine dask: seconds to the report (sizes up to --analyze-max-lines; the records
     of the window are held by the client either way).
+Every run starts with an empty parse cache (cold).
 Peak RSS is sampled every 0.2 s over the process and all its children (Dask's nanny and worker processes).
 Writes bench/results/scale_bench.json.
 
@@ -60,10 +61,12 @@ def _shift(stamp: bytes, hours: int) -> bytes:
 
 
 def measure(args, cwd) -> dict:
-    "Wall seconds, peak RSS of the process and of its largest child, of one `openstack-rca ARGS` run."
+    """Wall seconds, peak RSS of the process and of its largest child, of one `openstack-rca ARGS` run with an empty
+    parse cache (cold: the logs are read and parsed)."""
+    cache = Path(tempfile.mkdtemp(prefix='cache-', dir=cwd))
     t = time.perf_counter()
     p = subprocess.Popen([BIN / 'openstack-rca', *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, 'OPENSTACK_RCA_CACHE': str(cache)})
     proc, peak, child_peak = psutil.Process(p.pid), 0, 0
     while p.poll() is None:
         try:
@@ -74,6 +77,7 @@ def measure(args, cwd) -> dict:
         except psutil.Error: pass
         time.sleep(0.2)
     out, err = p.communicate()
+    shutil.rmtree(cache, ignore_errors=True)
     if p.returncode: sys.exit(f'{args[0]} failed ({p.returncode}): {err[-2000:]}')
     return {'seconds': round(time.perf_counter() - t, 1), 'rss_mb': round(peak / 2**20),
             'largest_child_mb': round(child_peak / 2**20)}

@@ -72,3 +72,15 @@ def test_a_dask_cluster_of_separate_processes(case, tmp_path):
     assert p.returncode == 2 and 'no Dask scheduler answers' in p.stderr and len(p.stderr.strip().splitlines()) == 1
     p = rca(tmp_path, 'parse', c / 'logs', '--out', tmp_path / 'x.parquet', '--workers', '2')
     assert p.returncode == 2 and 'go with --engine dask' in p.stderr
+
+
+def test_train_on_a_local_cluster_learns_what_one_process_learns(case, tmp_path):
+    c, _ = case
+    healthy = c.parents[1] / 'healthy' / 'Nova_Test_2'
+    for engine in ('local', 'dask'):
+        ok(rca(tmp_path, 'train', '--logs', healthy, '--no-mlflow', '--epochs', '1', '--quiet', '--models-dir',
+               tmp_path / engine, '--engine', engine, *(['--workers', '2'] if engine == 'dask' else [])))
+    files = {e: {f.name: json.loads(f.read_text()) for f in (tmp_path / e).rglob('*.json')
+                 if f.name in ('templates.json', 'vocabulary.json')} for e in ('local', 'dask')}
+    assert set(files['local']) == {'templates.json', 'vocabulary.json'}
+    assert files['dask'] == files['local']            # the same templates, counts and model vocabulary
