@@ -10,7 +10,7 @@ import pandas as pd
 from . import __version__
 from .logs import RCAError, read_logs, data_dir, redact
 from .templates import TemplateMiner, mine_templates, loghub_accuracy, UNSEEN_ID
-from .core import CATEGORIES, Settings, using, parse_size, current
+from .core import CATEGORIES, Settings, using, parse_size, current, utc_timestamp
 from .simulate import simulate
 
 # %% auto #0
@@ -395,15 +395,8 @@ def _models_parser(sub):
 def _analysis_model(a):
     "The scorer for full mode, by --model or the default chain, or a clear error."
     _quiet_libraries(True)
-    from openstack_rca.registry import load_model
-    refs = [a.model] if a.model else ['@production', 'latest']
-    problems = []
-    for ref in refs:
-        try: return load_model(a.model_name, ref, models_dir=a.models_dir)
-        except RCAError as e: problems.append(str(e))
-    raise RCAError(
-        f"no model for full mode ({problems[-1][:300]}): run with --fast, or train one with openstack-rca train"
-    )
+    from openstack_rca.registry import locate_analysis_model, scorer_at
+    return scorer_at(locate_analysis_model(a.model_name, a.model, a.models_dir)[1])
 
 # %% ../nbs/90_cli.ipynb #97b0cf95
 def cmd_analyze(a) -> int:
@@ -458,11 +451,8 @@ def cmd_evaluate(a) -> int:
 # %% ../nbs/90_cli.ipynb #fa3c655e
 def _timestamp(s: str) -> pd.Timestamp:
     "A --since/--until value; one with a zone (`...+02:00`, `...Z`) becomes UTC, as records are once --tz is given."
-    try: t = pd.Timestamp(s)
-    except (ValueError, TypeError, OverflowError):
-        raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")') from None
-    if t is pd.NaT: raise argparse.ArgumentTypeError(f'not a timestamp: {s!r} (use e.g. "2026-01-15 09:10:00")')
-    return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
+    try: return utc_timestamp(s)
+    except RCAError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 # %% ../nbs/90_cli.ipynb #d5ffc2e8
 def _analyze_parser(sub):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CATEGORIES', 'MB', 'DEFAULT_EXPERIMENT', 'ENV_VARS', 'SECRETS', 'RCAError', 'redact', 'project_root', 'parse_size',
-           'Settings', 'configure', 'current', 'using']
+           'Settings', 'utc_timestamp', 'configure', 'current', 'using']
 
 # %% ../nbs/00_core.ipynb #d36ba9c5
 class RCAError(Exception):
@@ -131,6 +131,15 @@ class Settings:
         shown = lambda f: "'***'" if f.name in SECRETS and getattr(self, f.name) else \
             redact(repr(getattr(self, f.name)))
         return 'Settings(' + ', '.join(f'{f.name}={shown(f)}' for f in fields(self)) + ')'
+
+# %% ../nbs/00_core.ipynb #b4a9c0c7
+def utc_timestamp(v):
+    "A `pandas.Timestamp` from a time a person gave: naive as given, zoned ones as naive UTC; a clear error otherwise."
+    import pandas as pd
+    try: t = pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError): t = None
+    if t is None or t is pd.NaT: raise RCAError(f'not a timestamp: {str(v)[:40]!r} (use e.g. "2026-01-15 09:10:00")')
+    return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
 
 # %% ../nbs/00_core.ipynb #8bb705f4
 _CONFIGURED: Settings | None = None

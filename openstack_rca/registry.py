@@ -21,8 +21,8 @@ from .storage import (Store, S3Store, open_store, store_at, S3Error, IntegrityEr
 # %% auto #0
 __all__ = ['STAGES', 'NOT_DRIFT', 'COMPARED', 'parse_ref', 'Provenance', 'model_cache', 'cached_version', 'cached_versions',
            'cache_path', 'unreachable', 'registry_problem', 'check_root_for_registry', 'publish_version', 's3_aliases',
-           'locate_model', 'load_model', 'promote', 'archive', 'list_versions', 'version_details', 'export_registry',
-           'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validate']
+           'locate_model', 'load_model', 'scorer_at', 'locate_analysis_model', 'promote', 'archive', 'list_versions',
+           'version_details', 'export_registry', 'compare_versions', 'cleanup_versions', 'cleanup_runs', 'validate']
 
 # %% ../nbs/07_registry.ipynb #868d2969
 STAGES = ('staging', 'production')
@@ -339,10 +339,24 @@ def locate_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None 
 def load_model(name: str = DEFAULT_MODEL_NAME, ref='latest', root: str | None = None, models_dir='models',
                progress: bool = False):
     "A ready `DeepLogScorer` for `name` at `ref`, with `.provenance` saying where it came from."
-    p = locate_model(name, ref, root, models_dir, progress)
+    return scorer_at(locate_model(name, ref, root, models_dir, progress))
+
+def scorer_at(p: Provenance):
+    "The `DeepLogScorer` of a located model version, with `.provenance` saying where it came from."
     scorer = load_scorer(p.path)
     scorer.provenance = p
     return scorer
+
+def locate_analysis_model(name: str = DEFAULT_MODEL_NAME, ref: str | None = None, models_dir='models',
+                          fast: str = 'run with --fast') -> tuple[str, Provenance]:
+    """(the reference that resolved, where it is) of full mode's model: `ref`, else `@production`, else `latest` (the
+    newest under `models_dir` when no registry answers); a clear error naming the last problem, and `fast` as the way
+    out."""
+    problems = []
+    for r in [ref] if ref else ['@production', 'latest']:
+        try: return r, locate_model(name, r, models_dir=models_dir)
+        except RCAError as e: problems.append(str(e))
+    raise RCAError(f'no model for full mode ({problems[-1][:300]}): {fast}, or train one with openstack-rca train')
 
 # %% ../nbs/07_registry.ipynb #7d580529
 def _aliases(client, name: str) -> dict:

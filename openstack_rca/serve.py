@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
-from .core import RCAError, Settings, current, using, redact
+from .core import RCAError, Settings, current, using, redact, utc_timestamp
 
 # %% auto #0
 __all__ = ['PBKDF2_ITERATIONS', 'LOG_SUFFIXES', 'MODES', 'TEMPLATES', 'OPEN_PATHS', 'SUMMARY_METRICS', 'hash_password',
@@ -291,13 +291,7 @@ class Analyses:
 # %% ../nbs/12_serve.ipynb #16645c49
 MODES = ('fast', 'full')
 
-def _ts(v):
-    import pandas as pd
-    if v in (None, ''): return None
-    try: t = pd.Timestamp(v)
-    except (ValueError, TypeError, OverflowError): t = None
-    if t is None or t is pd.NaT: raise RCAError(f'not a timestamp: {str(v)[:40]!r} (use e.g. 2026-01-15 09:10:00)')
-    return str(t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t)
+def _ts(v): return None if v in (None, '') else str(utc_timestamp(v))
 
 def check_params(params: dict, cfg: ServeConfig, uploaded: bool = False) -> dict:
     "The validated parameters of an analysis request (an RCAError names the first problem)."
@@ -326,22 +320,12 @@ class ModelCache:
         self._lock, self._loaded = threading.Lock(), {}
 
     def get(self, ref: str | None = None):
-        from openstack_rca.registry import locate_model
-        from openstack_rca.tracking import load_scorer
-        refs = [ref] if ref else ['@production', 'latest']
-        problems = []
+        from openstack_rca.registry import locate_analysis_model, scorer_at
         with using(self.settings), self._lock:
-            for r in refs:
-                try: p = locate_model(self.cfg.model_name, r, models_dir=self.cfg.models_dir)
-                except RCAError as e: problems.append(str(e)); continue
-                key = (r, p.version, p.sha256)
-                if key not in self._loaded:
-                    scorer = load_scorer(p.path)
-                    scorer.provenance = p
-                    self._loaded = {key: scorer}
-                return self._loaded[key]
-        raise RCAError(f'no model for full mode ({problems[-1][:300]}): use fast mode, or train one with '
-                       'openstack-rca train')
+            r, p = locate_analysis_model(self.cfg.model_name, ref, self.cfg.models_dir, fast='use fast mode')
+            key = (r, p.version, p.sha256)
+            if key not in self._loaded: self._loaded = {key: scorer_at(p)}
+            return self._loaded[key]
 
 # %% ../nbs/12_serve.ipynb #d6388aa9
 class Auth:

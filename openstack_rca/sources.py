@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
-from .core import RCAError, redact
+from .core import RCAError, redact, utc_timestamp
 from .logs import (COLUMNS, HEADER_RE, ParseReport, _frame, file_layout, parse_bytes, read_logs,
                                 service_of)
 
@@ -70,11 +70,6 @@ class SourceAuth:
         return f'SourceAuth(user={self.user!r}, secret={"***" if self.password or self.token else None})'
 
 # %% ../nbs/00_sources.ipynb #3051a77e
-def _utc(t) -> pd.Timestamp:
-    "A timestamp as naive UTC (aware ones are converted)."
-    t = pd.Timestamp(t)
-    return t.tz_convert('UTC').tz_localize(None) if t.tzinfo else t
-
 def _field(src: dict, *names):
     "The first of `names` present in `src` (dotted names reach into objects: `kubernetes.host`)."
     for n in names:
@@ -93,8 +88,8 @@ def hit_line(src: dict) -> tuple[str | None, str, str]:
         raw = str(_field(src, 'log', 'message') or '')
         return (str(host) if host else None), program, raw.rstrip('\n')
     ts = _field(src, '@timestamp', 'timestamp')
-    try: stamp = _utc(ts).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]
-    except (ValueError, TypeError): stamp = str(_field(src, 'Timestamp') or '')
+    try: stamp = utc_timestamp(ts).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]
+    except RCAError: stamp = str(_field(src, 'Timestamp') or '')
     req = _field(src, 'request_id')
     if req:
         req = req if str(req).startswith('req-') else f'req-{req}'
@@ -157,7 +152,7 @@ def iter_opensearch(source: Source, since, until, query: str | None = None, auth
     "(records, report) page by page: every hit of `source.index` from `since` to `until` (UTC), in time order."
     from opensearchpy import exceptions as ex
     client, es = _client(source, auth, timeout), source.kind == 'elasticsearch'
-    window = {'gte': _utc(since).isoformat() + 'Z', 'lte': _utc(until).isoformat() + 'Z',
+    window = {'gte': utc_timestamp(since).isoformat() + 'Z', 'lte': utc_timestamp(until).isoformat() + 'Z',
               'format': 'strict_date_optional_time'}
     filters = [{'range': {'@timestamp': window}}] + ([{'query_string': {'query': query}}] if query else [])
     sort = [{'@timestamp': 'asc'}] if es else [{'@timestamp': 'asc'}, {'_doc': 'asc'}]
@@ -196,7 +191,7 @@ def _stream_origin(labels: dict) -> tuple[str | None, str]:
     prog = next((labels[k] for k in _PROGRAM_LABELS if labels.get(k)), 'unknown')
     return host, prog.lstrip('/')
 
-def _ns(t) -> int: return int(_utc(t).value)
+def _ns(t) -> int: return int(utc_timestamp(t).value)
 
 def iter_loki(source: Source, since, until, query: str | None = None, auth: SourceAuth = SourceAuth(),
               limit: int = 5000, timeout: float = 30, retries: int = 3):
@@ -243,7 +238,7 @@ def iter_source(source: Source | str, since, until, query: str | None = None, au
                 page: int = 5000):
     "(records, report) chunks from a log store, in time order per stream; memory holds one page."
     source = parse_source(source) if isinstance(source, str) else source
-    if _utc(since) > _utc(until): raise RCAError('--since is after --until: the window is empty')
+    if utc_timestamp(since) > utc_timestamp(until): raise RCAError('--since is after --until: the window is empty')
     if source.kind == 'loki': yield from iter_loki(source, since, until, query, auth, limit=page)
     else: yield from iter_opensearch(source, since, until, query, auth, page=page)
 
@@ -261,7 +256,7 @@ def read_source(source: Source | str, since, until, query: str | None = None, au
         report.merge(rep)
     report.check()
     if not report.records:
-        raise RCAError(f'no OpenStack log records in {source.label} from {_utc(since)} to {_utc(until)} UTC'
+        raise RCAError(f'no OpenStack log records in {source.label} from {utc_timestamp(since)} to {utc_timestamp(until)} UTC'
                        + (f' matching {query!r}' if query else '') + ': widen --since/--until or check --query')
     records = pd.concat(frames, ignore_index=True)
     return records.sort_values('timestamp', kind='stable', ignore_index=True), report
@@ -480,8 +475,8 @@ def loki_replay(streams: list[dict], tenant: str | None = None, user: str | None
 # %% ../nbs/00_sources.ipynb #35804f4f
 def source_window(since=None, until=None, default: pd.Timedelta = pd.Timedelta(hours=1)) -> tuple:
     "(since, until) in naive UTC: `until` defaults to now, `since` to `default` before `until`."
-    until = _utc(until) if until is not None else pd.Timestamp.now(tz='UTC').tz_localize(None)
-    since = _utc(since) if since is not None else until - default
+    until = utc_timestamp(until) if until is not None else pd.Timestamp.now(tz='UTC').tz_localize(None)
+    since = utc_timestamp(since) if since is not None else until - default
     if since > until: raise RCAError('--since is after --until: the window is empty')
     return since, until
 

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .core import RCAError
 
 # %% auto #0
-__all__ = ['PG_USER', 'pg_bin', 'as_db_user', 'Stack']
+__all__ = ['PG_USER', 'pg_bin', 'as_db_user', 'free_port', 'Stack']
 
 # %% ../nbs/13_stack.ipynb #41b50891
 def pg_bin(name: str, search=('/usr/lib/postgresql',)) -> str:
@@ -47,7 +47,8 @@ def _give_to_db_user(*paths):
     for p in paths: os.chown(p, u.pw_uid, u.pw_gid)
 
 # %% ../nbs/13_stack.ipynb #845b23fb
-def _free_port() -> int:
+def free_port() -> int:
+    "A TCP port free on loopback now (the stack's servers and the tests' servers take theirs this way)."
     import socket
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
@@ -70,7 +71,7 @@ class Stack:
         f = self.root / 'secrets.json'
         if f.exists(): return json.loads(f.read_text())
         self.root.mkdir(parents=True, exist_ok=True)
-        s = {'pg_port': _free_port(), 's3_port': _free_port(), 'mlflow_port': _free_port(),
+        s = {'pg_port': free_port(), 's3_port': free_port(), 'mlflow_port': free_port(),
              'pg_user': 'rca', 'pg_password': secrets.token_urlsafe(18), 'admin_user': 'admin',
              'admin_password': secrets.token_urlsafe(18), 'flask_secret': secrets.token_hex(24),
              'aws_key': 'rca-' + secrets.token_hex(4), 'aws_secret': secrets.token_urlsafe(24)}

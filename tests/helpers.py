@@ -1,6 +1,8 @@
 "Running the `openstack-rca` console script as a user would: a clean environment plus what the test sets."
-import os, signal, socket, subprocess, sys, time, urllib.request
+import os, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
+
+from openstack_rca.stack import free_port      # a port free on loopback now
 
 BIN = Path(sys.executable).parent
 # settings a developer's shell may carry that would change what a test sees
@@ -25,12 +27,6 @@ def ok(p):
     "The stdout of a run that must have succeeded (else its output, in the assertion)."
     assert p.returncode == 0, f'exit {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}'
     return p.stdout
-
-
-def free_port() -> int:
-    "A free TCP port on loopback."
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 def wait_http(url, proc, log, timeout=120):
