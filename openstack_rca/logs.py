@@ -19,7 +19,7 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INST
            'strip_controls', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
            'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'log_files', 'input_files',
            'file_layout', 'input_layout', 'is_journal', 'journal_service', 'parse_journal', 'default_cache_dir',
-           'parse_file', 'read_logs', 'parse_tz', 'localize', 'iter_logs', 'iter_file']
+           'parse_file', 'check_records', 'read_logs', 'parse_tz', 'localize', 'iter_logs', 'iter_file']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 _CONTROLS = re.compile(
@@ -491,7 +491,6 @@ DEVSTACK_UNITS = {
     'keystone': 'keystone', 'h-eng': 'heat-engine', 'h-api': 'heat-api', 'h-api-cfn': 'heat-api-cfn'}
 _JOURNAL_START = re.compile(rb'\s*\{\s*"(?:__CURSOR|__REALTIME_TIMESTAMP|_[A-Z]|MESSAGE|PRIORITY)')
 _OSLO_BODY = re.compile(r'(?:TRACE|DEBUG|INFO|AUDIT|WARNING|ERROR|CRITICAL) [^\s\[\]]+')
-_LEVELS = ['CRITICAL', 'CRITICAL', 'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'INFO', 'DEBUG']   # syslog PRIORITY 0-7
 
 def is_journal(data: bytes) -> bool:
     "Does `data` start like `journalctl -o json` output?"
@@ -533,7 +532,7 @@ def parse_journal(data: bytes, file: str, host: str | None = None, first_line: i
             ident = re.sub(r'[\s:\[]', '', str(e.get('SYSLOG_IDENTIFIER') or e.get('_COMM') or 'unknown')) or 'unknown'
             stamp = t.strftime('%b %d %H:%M:%S') if t is not None else 'Jan 01 00:00:00'
             head, lines = f'{stamp} {e.get("_HOSTNAME") or "-"} {ident}: {lines[0]}', lines[:1]
-        for k, line in enumerate([head, *lines[1:]]):
+        for line in [head, *lines[1:]]:
             out.append(line); where.append(n); units.append(e.get('_SYSTEMD_UNIT') or e.get('SYSLOG_IDENTIFIER'))
             hosts.append(host or e.get('_HOSTNAME'))
     df, rep = parse_bytes('\n'.join(out).encode('utf-8'), file, None, max_line_bytes, more_records=first_line > 1)
@@ -608,6 +607,17 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
     return df, rep
 
 # %% ../nbs/00_logs.ipynb #9d47c883
+def check_records(report: ParseReport, paths):
+    "Check the merged report of reading `paths`; no record at all is a clear error saying what was found instead."
+    report.check()
+    if not report.records:
+        why = ', '.join([f'{k}={v}' for k, v in sorted(report.skipped.items())] +
+                        [f'{k}={len(v)} file(s)' for k, v in sorted(report.file_problems.items())]) or 'no lines'
+        what = (f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files
+                else f'{report.files} file(s)')
+        raise RCAError(f'no OpenStack log records found in {", ".join(map(str, paths))} ({what}; {why}); '
+                       'expected oslo.log lines like "2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [-] ..."')
+
 def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_LINE_BYTES, progress: bool = False
              ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse log files/directories into (records DataFrame, ParseReport). `cache`: True (default dir), a dir, or False."
@@ -633,14 +643,7 @@ def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_
             frames.append(out)
         report.merge(rep)
     if batch is not None: frames.append(_frame(batch))
-    report.check()
-    if not report.records:
-        why = ', '.join([f'{k}={v}' for k, v in sorted(report.skipped.items())] +
-                        [f'{k}={len(v)} file(s)' for k, v in sorted(report.file_problems.items())]) or 'no lines'
-        what = (f'{len(report.ignored_files)} non-log file(s) ignored' if report.ignored_files
-                else f'{report.files} file(s)')
-        raise RCAError(f'no OpenStack log records found in {", ".join(map(str, paths))} ({what}; {why}); '
-                       'expected oslo.log lines like "2017-05-16 00:00:00.008 25746 INFO nova.compute.manager [-] ..."')
+    check_records(report, paths)
     frames = [f for f in frames if len(f)]
     records = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return records, report

@@ -591,10 +591,8 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                'fault_service': fault_service(r.service, r.message), 'host': _str(getattr(r, 'host', None)),
                'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
                'timestamp': _ts(r.timestamp), 'level': r.level,
-               'request_id': r.request_id if isinstance(r.request_id, str) else None,
-               'instance_id': r.instance_id if isinstance(r.instance_id, str) else None,
-               'exception': r.exception if isinstance(r.exception, str) else None,
-               'frame': r.frame if isinstance(r.frame, str) else None,
+               'request_id': _str(r.request_id), 'instance_id': _str(r.instance_id),
+               'exception': _str(r.exception), 'frame': _str(r.frame),
                'template': r.template, 'message': r.message,
                'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
     category, confidence, votes = categorize(chosen.assign(score=chosen['best']), issue)

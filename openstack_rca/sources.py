@@ -16,8 +16,8 @@ from .logs import (COLUMNS, HEADER_RE, ParseReport, _frame, file_layout, parse_b
 
 # %% auto #0
 __all__ = ['KINDS', 'Source', 'parse_source', 'SourceAuth', 'hit_line', 'StreamParser', 'iter_opensearch', 'iter_loki',
-           'iter_source', 'read_source', 'kolla_docs', 'loki_streams', 'opensearch_replay', 'loki_replay',
-           'source_window', 'source_auth']
+           'source_window', 'source_auth', 'iter_source', 'read_source', 'kolla_docs', 'loki_streams',
+           'opensearch_replay', 'loki_replay']
 
 # %% ../nbs/00_sources.ipynb #c221f613
 KINDS = ('opensearch', 'elasticsearch', 'loki')
@@ -233,12 +233,25 @@ def iter_loki(source: Source, since, until, query: str | None = None, auth: Sour
             boundary = {(t, k, l) for t, k, l, _ in entries if t == top}
             start = top if top > start or len(boundary) < limit else top + 1   # one nanosecond full: step over it
 
+# %% ../nbs/00_sources.ipynb #35804f4f
+def source_window(since=None, until=None, default: pd.Timedelta = pd.Timedelta(hours=1)) -> tuple:
+    "(since, until) in naive UTC: `until` defaults to now, `since` to `default` before `until`."
+    until = utc_timestamp(until) if until is not None else pd.Timestamp.now(tz='UTC').tz_localize(None)
+    since = utc_timestamp(since) if since is not None else until - default
+    if since > until: raise RCAError('--since is after --until: the window is empty')
+    return since, until
+
+def source_auth(settings) -> SourceAuth:
+    "A log store's credentials from resolved `Settings` (`OPENSTACK_RCA_SOURCE_*`)."
+    return SourceAuth(settings.source_user, settings.source_password, settings.source_token, settings.source_tenant,
+                      settings.source_ca)
+
 # %% ../nbs/00_sources.ipynb #c390cb36
 def iter_source(source: Source | str, since, until, query: str | None = None, auth: SourceAuth = SourceAuth(),
                 page: int = 5000):
     "(records, report) chunks from a log store, in time order per stream; memory holds one page."
     source = parse_source(source) if isinstance(source, str) else source
-    if utc_timestamp(since) > utc_timestamp(until): raise RCAError('--since is after --until: the window is empty')
+    since, until = source_window(since, until)
     if source.kind == 'loki': yield from iter_loki(source, since, until, query, auth, limit=page)
     else: yield from iter_opensearch(source, since, until, query, auth, page=page)
 
@@ -256,7 +269,8 @@ def read_source(source: Source | str, since, until, query: str | None = None, au
         report.merge(rep)
     report.check()
     if not report.records:
-        raise RCAError(f'no OpenStack log records in {source.label} from {utc_timestamp(since)} to {utc_timestamp(until)} UTC'
+        raise RCAError(f'no OpenStack log records in {source.label} from {utc_timestamp(since)} to '
+                       f'{utc_timestamp(until)} UTC'
                        + (f' matching {query!r}' if query else '') + ': widen --since/--until or check --query')
     records = pd.concat(frames, ignore_index=True)
     return records.sort_values('timestamp', kind='stable', ignore_index=True), report
@@ -471,16 +485,3 @@ def loki_replay(streams: list[dict], tenant: str | None = None, user: str | None
     "A local stand-in for Loki's query API holding `streams`; use as a context manager."
     return _Replay(_LokiHandler, streams=streams, tenant=tenant, user=user, password=password,
                    max_entries=max_entries, queries=0)
-
-# %% ../nbs/00_sources.ipynb #35804f4f
-def source_window(since=None, until=None, default: pd.Timedelta = pd.Timedelta(hours=1)) -> tuple:
-    "(since, until) in naive UTC: `until` defaults to now, `since` to `default` before `until`."
-    until = utc_timestamp(until) if until is not None else pd.Timestamp.now(tz='UTC').tz_localize(None)
-    since = utc_timestamp(since) if since is not None else until - default
-    if since > until: raise RCAError('--since is after --until: the window is empty')
-    return since, until
-
-def source_auth(settings) -> SourceAuth:
-    "A log store's credentials from resolved `Settings` (`OPENSTACK_RCA_SOURCE_*`)."
-    return SourceAuth(settings.source_user, settings.source_password, settings.source_token, settings.source_tenant,
-                      settings.source_ca)
