@@ -161,8 +161,8 @@ def _quiet_libraries(quiet: bool, keras: bool = False):
     """MLflow's INFO lines and download bars, and (with --quiet, for commands that train) Keras progress bars, are not
     for this command's users. Keras is imported only when `keras` says the command trains: analysis runs without it."""
     import logging, os
-    import mlflow                                      # configures its loggers on import: quieten them after
-    logging.getLogger('mlflow').setLevel(logging.WARNING)
+    os.environ.setdefault('MLFLOW_LOGGING_LEVEL', 'WARNING')    # MLflow reads it when it configures its loggers on
+    if 'mlflow' in sys.modules: logging.getLogger('mlflow').setLevel(logging.WARNING)    # import (1.5 s: not here)
     os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
     if quiet and (keras or 'keras' in sys.modules):
         from openstack_rca.model import _tf

@@ -178,6 +178,12 @@ def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None)
 
 # %% ../nbs/09_rca.ipynb #4c70f8d6
 _ID_RE = re.compile(r'(?:req-)?' + UUID)
+_NAT = np.iinfo(np.int64).min                                      # NaT as int64 nanoseconds
+
+def _ns(ts: pd.Series) -> np.ndarray:
+    "Timestamps as int64 nanoseconds (UTC for zoned ones; NaT as `_NAT`), whatever the column's unit."
+    if getattr(ts.dtype, 'tz', None) is not None: ts = ts.dt.tz_convert(None)
+    return ts.to_numpy(dtype='datetime64[ns]').view(np.int64)
 
 def record_ids(df: pd.DataFrame) -> list[set]:
     "The ids of every record: its request id and every UUID (or req-UUID) in its message's first 4000 characters."
@@ -191,24 +197,32 @@ def record_ids(df: pd.DataFrame) -> list[set]:
 
 def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
            hub: float = 0.25) -> np.ndarray:
-    "Incident graph number of every record (linked by a shared id within `bound`); hub ids do not link."
+    """Incident graph number of every record (linked by a shared id within `bound`); hub ids do not link. Graphs are
+    numbered in the order of their first record. Vectorised: the records holding an id, in time order, link to their
+    successor; the graphs are the connected components of those links (scipy; 10x a union-find in Python)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
     ids = record_ids(df) if ids is None else ids
-    n = len(df); parent = list(range(n))
-    def find(x):
-        while parent[x] != x: parent[x] = parent[parent[x]]; x = parent[x]
-        return x
-    ts = df['timestamp'].to_numpy()
-    by: dict[str, list[int]] = {}
-    for i, s in enumerate(ids):
-        for x in s: by.setdefault(x, []).append(i)
-    for rows in by.values():
-        if len(rows) < 2 or len(rows) > max(50, hub * n): continue
-        rows.sort(key=lambda i: ts[i])
-        for a, b in zip(rows, rows[1:]):
-            if not (ts[b] - ts[a] > bound): parent[find(a)] = find(b)
-    roots = [find(i) for i in range(n)]
-    codes = {r: k for k, r in enumerate(dict.fromkeys(roots))}
-    return np.array([codes[r] for r in roots], dtype=np.int64)
+    n = len(df)
+    if not n: return np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(n), np.fromiter(map(len, ids), np.int64, n))     # (record, id) pairs
+    codes, uniq = pd.factorize(pd.Series([x for s in ids for x in s], dtype=object), sort=False)
+    ts = _ns(df['timestamp'])
+    nat = ts == _NAT
+    t = np.where(nat, np.iinfo(np.int64).max, ts)                   # records without a time: last, linked to any
+    o = np.lexsort((rows, t[rows], codes))                         # per id: its records in time, then input order
+    r, c = rows[o], codes[o]
+    count = np.bincount(codes, minlength=len(uniq))
+    linking = (count >= 2) & (count <= max(50, hub * n))
+    a, b = r[:-1], r[1:]
+    e = (c[1:] == c[:-1]) & linking[c[1:]] & ((ts[b] - ts[a] <= bound.value) | nat[a] | nat[b])
+    _, label = connected_components(coo_matrix((np.ones(e.sum(), np.int8), (a[e], b[e])), shape=(n, n)),
+                                    directed=False)
+    first = np.full(label.max() + 1, n, np.int64)
+    np.minimum.at(first, label, np.arange(n))                      # each graph's first record
+    number = np.empty_like(first)
+    number[np.argsort(first, kind='stable')] = np.arange(len(first))
+    return number[label]
 
 # %% ../nbs/09_rca.ipynb #14cdce74
 MODULE_SERVICES = [

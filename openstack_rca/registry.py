@@ -119,11 +119,11 @@ def registry_problem(uri: str | None = None) -> str | None:
 
 def _client(create: bool = False):
     """An MlflowClient on the registry; with `create`, the embedded store may be created (publishing), otherwise it must
-    exist."""
-    import mlflow
+    exist. MLflow is imported only once there is a registry to ask."""
     uri = tracking_uri()
     problem = registry_problem(uri) if not create else (None if reachable(uri) else unreachable(uri))
     if problem: raise RCAError(problem)
+    import mlflow
     return mlflow.MlflowClient(uri)
 
 def _versions(client, name: str) -> list:
@@ -243,8 +243,8 @@ def _fetch(name: str, version: int, source: str, digest: str | None, progress: b
 
 def _from_registry(name, kind, val, progress, notes) -> Provenance:
     "The version the registry names, checked against its sha256 tag; `latest` skips versions that fail the check."
+    client = _client()
     with using_store(tracking_uri()):
-        client = _client()
         versions = _versions(client, name) if kind == 'latest' else [_get_version(client, name, kind, val)]
         if not versions: raise RCAError(f'no registered versions of {name}')
         for mv in versions:

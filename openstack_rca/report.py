@@ -8,8 +8,6 @@ import base64, hashlib, html, io, json, os, re, time
 from dataclasses import replace
 from pathlib import Path
 import pandas as pd
-import matplotlib
-import matplotlib.pyplot as plt
 from .logs import RCAError, strip_controls
 from .rca import Report
 
@@ -20,7 +18,8 @@ __all__ = ['plot_timeline', 'figure_png', 'md', 'to_markdown', 'to_html', 'rende
 # %% ../nbs/10_report.ipynb #cdbb9706
 def plot_timeline(report: Report, freq: str = '1min'):
     """Events per service over time (lines), ERROR/CRITICAL records (red marks), the top root cause (dashed line);
-    returns the figure."""
+    returns the figure. Matplotlib is imported here, on first use: text and JSON reports do without it."""
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(10, 3.6))
     act = report.activity
     if act is not None and len(act):
@@ -43,6 +42,7 @@ def plot_timeline(report: Report, freq: str = '1min'):
 
 def figure_png(fig) -> bytes:
     "PNG bytes of a figure (closed afterwards)."
+    import matplotlib.pyplot as plt
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=100); plt.close(fig)
     return buf.getvalue()
 

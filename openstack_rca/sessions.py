@@ -93,11 +93,17 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
 def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window
-    k's event."""
-    keyed = sessionize(records.assign(_row=np.arange(len(records))), by)
-    codes, uniques = pd.factorize(keyed['session'], sort=False)
-    idx = vocab.encode(keyed['template_id'].to_numpy())
-    bounds = np.flatnonzero(np.diff(codes)) + 1
-    X, y, _ = make_windows(np.split(idx, bounds), window)
-    sessions = pd.DataFrame({'session': uniques, 'records': np.bincount(codes, minlength=len(uniques))})
-    return X, y, keyed['_row'].to_numpy(), sessions
+    k's event. The order is `sessionize`'s, found with one `np.lexsort` over integer codes of the sort keys (sorted
+    factorize codes keep the strings' order) instead of sorting a copy of every column."""
+    scode, uniques = pd.factorize(session_keys(records, by), sort=True)
+    fcode, _ = pd.factorize(records['file'], sort=True)
+    ts = records['timestamp']
+    if getattr(ts.dtype, 'tz', None) is not None: ts = ts.dt.tz_convert(None)
+    t = ts.to_numpy(dtype='datetime64[ns]').view(np.int64)
+    t = np.where(t == np.iinfo(np.int64).min, np.iinfo(np.int64).max, t)   # no time: last, as sort_values puts NaT
+    row = np.lexsort((records['line'].to_numpy(), fcode, t, scode))
+    codes = scode[row]
+    idx = vocab.encode(records['template_id'].to_numpy()[row])
+    X, y, _ = make_windows(np.split(idx, np.flatnonzero(np.diff(codes)) + 1), window)
+    sessions = pd.DataFrame({'session': uniques, 'records': np.bincount(scode, minlength=len(uniques))})
+    return X, y, row, sessions

@@ -189,10 +189,10 @@ def load_scorer(ref, engine: str = 'numpy') -> DeepLogScorer:
     imports the module `keras_module.txt` names) is not used. With `engine='numpy'` (the default) and the folder's
     `lstm_weights.rcaw`, the network runs in NumPy and TensorFlow is not imported; otherwise Keras loads
     `data/model.keras` in safe mode (models saved before the weights file existed, or `engine='keras'`)."""
-    import mlflow
     ref = str(ref)
     local = Path(ref)
     if not local.exists():
+        import mlflow
         try: local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref))
         except Exception as e: raise RCAError(f'cannot load model {ref}: {type(e).__name__}: {str(e)[:200]}') from None
     if not (local / 'MLmodel').exists(): raise RCAError(f'{local} is not an MLflow model folder (no MLmodel file)')
