@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CATEGORIES', 'MB', 'DEFAULT_EXPERIMENT', 'ENV_VARS', 'SECRETS', 'RCAError', 'redact', 'project_root', 'parse_size',
-           'Settings', 'utc_timestamp', 'configure', 'current', 'using']
+           'Settings', 'utc_timestamp', 'paused_gc', 'configure', 'current', 'using']
 
 # %% ../nbs/00_core.ipynb #d36ba9c5
 class RCAError(Exception):
@@ -140,6 +140,17 @@ def utc_timestamp(v):
     except (ValueError, TypeError, OverflowError): t = None
     if t is None or t is pd.NaT: raise RCAError(f'not a timestamp: {str(v)[:40]!r} (use e.g. "2026-01-15 09:10:00")')
     return t.tz_convert('UTC').tz_localize(None) if t.tzinfo is not None else t
+
+# %% ../nbs/00_core.ipynb #3ace87d1
+@contextlib.contextmanager
+def paused_gc():
+    "The cyclic garbage collector off inside the block (reference counting still frees memory), back on after."
+    import gc
+    was = gc.isenabled()
+    gc.disable()
+    try: yield
+    finally:
+        if was: gc.enable()
 
 # %% ../nbs/00_core.ipynb #8bb705f4
 _CONFIGURED: Settings | None = None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, check_records,
-                                input_layout, iter_file, parse_file)
+                                concat_records, input_layout, iter_file, parse_file)
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
 # %% auto #0
@@ -114,7 +114,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
                 writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False))
     finally:
         if writer is not None: writer.close()
-    records = pd.concat(frames, ignore_index=True) if frames else None
+    records = concat_records(frames) if frames else None
     used = np.bincount(np.concatenate(idxs), minlength=len(forms)) if idxs else np.zeros(0, dtype=np.int64)
     return {'report': report.to_dict(), 'forms': forms, 'uses': used.tolist(), 'counts': list(counts.items()),
             'records': records, 'spill': spill if writer is not None else None}
@@ -189,7 +189,7 @@ def read_logs_dask(paths, client, progress: bool = False, part_bytes: int = PART
     check_records(report, paths)
     kept = [s for s in scans if s['records'] is not None]
     ids = np.concatenate([form_ids(s, tid_of)[s['records']['form'].to_numpy()] for s in kept])
-    records = pd.concat([s['records'].drop(columns='form') for s in kept], ignore_index=True)
+    records = concat_records([s['records'].drop(columns='form') for s in kept])
     names = {t: miner.template(t) for t in np.unique(ids)}
     return records.assign(template_id=ids, template=[names[t] for t in ids]), report, miner
 

@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 from .core import RCAError, redact, utc_timestamp
-from .logs import (COLUMNS, HEADER_RE, ParseReport, _frame, file_layout, parse_bytes, read_logs,
-                                service_of)
+from .logs import (COLUMNS, HEADER_RE, ParseReport, _frame, concat_records, file_layout,
+                                parse_bytes, read_logs, service_of)
 
 # %% auto #0
 __all__ = ['KINDS', 'Source', 'parse_source', 'SourceAuth', 'hit_line', 'StreamParser', 'iter_opensearch', 'iter_loki',
@@ -117,7 +117,7 @@ class StreamParser:
             self.seen[(host, program)] = first + r.lines       # a hit holding a traceback is several lines
             frames.append(df); rep.merge(r)
         frames = [f for f in frames if len(f)]
-        out = pd.concat(frames, ignore_index=True) if frames else _frame({c: [] for c in COLUMNS})
+        out = concat_records(frames) if frames else _frame({c: [] for c in COLUMNS})
         return out, rep
 
 # %% ../nbs/00_sources.ipynb #7f61e6ea
@@ -272,7 +272,7 @@ def read_source(source: Source | str, since, until, query: str | None = None, au
         raise RCAError(f'no OpenStack log records in {source.label} from {utc_timestamp(since)} to '
                        f'{utc_timestamp(until)} UTC'
                        + (f' matching {query!r}' if query else '') + ': widen --since/--until or check --query')
-    records = pd.concat(frames, ignore_index=True)
+    records = concat_records(frames)
     return records.sort_values('timestamp', kind='stable', ignore_index=True), report
 
 # %% ../nbs/00_sources.ipynb #2eaea513
