@@ -422,8 +422,9 @@ def _frame(cols: dict) -> pd.DataFrame:
                             format='ISO8601', errors='coerce')
     cols = dict(cols, timestamp=ts.to_numpy(), pid=np.asarray(cols['pid'], dtype='int64'),
                 line=np.asarray(cols['line'], dtype='int64'))
-    return pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()},
-                        columns=COLUMNS, copy=False)         # no copy, no consolidation: the arrays are ours
+    arrays = {k: v.to_numpy() if isinstance(v, pd.Series) else v if isinstance(v, np.ndarray)
+              else np.fromiter(v, object, len(v)) for k, v in cols.items()}      # lists: 4x pandas' own conversion
+    return pd.DataFrame(arrays, columns=COLUMNS, copy=False)    # no copy, no consolidation: the arrays are ours
 
 def concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Record frames one after the other, index 0..n-1. Frames with the same columns and dtypes are joined column by
