@@ -156,7 +156,8 @@ def main():
         for copies in (a.copies // 2, a.copies):
             f = d / f'openstack_{copies}.log'
             sizes[copies] = make_input(lh / 'OpenStack_2k.log', copies, f)
-            print(f'{sizes[copies]:,} lines: running openstack-rca and drain3 {drain_version}, best of {a.repeat} ...', flush=True)
+            print(f'{sizes[copies]:,} lines: running openstack-rca and drain3 {drain_version}, best of {a.repeat} ...',
+                  flush=True)
             stream = best([sys.executable, str(d / 'ours.py'), str(f), 'stream'], a.repeat, env)
             memory = best([sys.executable, str(d / 'ours.py'), str(f), 'memory'], a.repeat, env)
             match = best([sys.executable, str(d / 'ours.py'), str(f), 'match'], a.repeat, env)
@@ -179,14 +180,16 @@ def main():
     result = {'date': datetime.date.today().isoformat(), 'machine': machine(), 'lines': sizes[a.copies],
               'drain3_version': drain_version, 'ratio': round(ratio, 2), 'ratio_in_memory': round(ratio_memory, 2),
               'ratio_match_only': round(ratio_match, 2), 'runs': rows,
-              'memory_note': (f"peak RSS {s_[0]['lines']:,} -> {s_[1]['lines']:,} lines: stream {s_[0]['peak_rss_mb']:.0f} -> "
-                              f"{s_[1]['peak_rss_mb']:.0f} MB, in memory {m_[0]['peak_rss_mb']:.0f} -> {m_[1]['peak_rss_mb']:.0f} MB "
+              'memory_note': (f"peak RSS {s_[0]['lines']:,} -> {s_[1]['lines']:,} lines: stream "
+                              f"{s_[0]['peak_rss_mb']:.0f} -> {s_[1]['peak_rss_mb']:.0f} MB, in memory "
+                              f"{m_[0]['peak_rss_mb']:.0f} -> {m_[1]['peak_rss_mb']:.0f} MB "
                               f"(records kept), drain3 {d_[0]['peak_rss_mb']:.0f} -> {d_[1]['peak_rss_mb']:.0f} MB; "
                               f"miner cache entries {s_[0]['miner_cache_entries']} -> {s_[1]['miner_cache_entries']}")}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=1) + '\n')
     w = max(len(r['tool']) for r in rows)
-    print(f"\n{'tool':{w}}  {'lines':>8}  {'seconds':>8}  {'lines/s':>9}  {'templates':>9}  {'unmatched':>9}  {'peak RSS MB':>11}")
+    print(f"\n{'tool':{w}}  {'lines':>8}  {'seconds':>8}  {'lines/s':>9}  {'templates':>9}  {'unmatched':>9}  "
+          f"{'peak RSS MB':>11}")
     for r in rows:
         print(f"{r['tool']:{w}}  {r['lines']:>8,}  {r['seconds']:>8.2f}  {r['lines_per_s']:>9,}  {r['templates']:>9}  "
               f"{r['unmatched']:>9}  {r['peak_rss_mb']:>11.0f}")
