@@ -426,16 +426,18 @@ def _frame(cols: dict) -> pd.DataFrame:
               else np.fromiter(v, object, len(v)) for k, v in cols.items()}      # lists: 4x pandas' own conversion
     return pd.DataFrame(arrays, columns=COLUMNS, copy=False)    # no copy, no consolidation: the arrays are ours
 
-def concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Record frames one after the other, index 0..n-1. Frames with the same columns and dtypes are joined column by
-    column: `pd.concat` tests every value of an all-None object column (a file without tracebacks) and takes 5x as
-    long."""
-    if len(frames) == 1: return frames[0].reset_index(drop=True)
+def concat_records(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
+    """Record frames one after the other (only `columns`, if given), index 0..n-1. Frames with the same columns and
+    dtypes are joined column by column: `pd.concat` tests every value of an all-None object column (a file without
+    tracebacks) and takes 5x as long."""
     first = frames[0]
+    columns = list(first.columns) if columns is None else list(columns)
+    if len(frames) == 1 and columns == list(first.columns):             # one frame: as it is, renumbered
+        return first if first.index.equals(pd.RangeIndex(len(first))) else first.reset_index(drop=True)
     if not all(list(f.columns) == list(first.columns) and f.dtypes.equals(first.dtypes) for f in frames[1:]):
-        return pd.concat(frames, ignore_index=True)
-    return pd.DataFrame({c: np.concatenate([f[c].to_numpy() for f in frames]) for c in first.columns},
-                        columns=first.columns, copy=False)
+        return pd.concat([f[columns] for f in frames], ignore_index=True)
+    return pd.DataFrame({c: np.concatenate([f[c].to_numpy() for f in frames]) for c in columns}, columns=columns,
+                        copy=False)
 
 # %% ../nbs/00_logs.ipynb #b5a84689
 _LOG_NAME_RE = re.compile(r'\.log(?:$|[.\-_])|\.(?:gz|txt)$', re.I)

@@ -189,9 +189,10 @@ def read_logs_dask(paths, client, progress: bool = False, part_bytes: int = PART
     check_records(report, paths)
     kept = [s for s in scans if s['records'] is not None]
     ids = np.concatenate([form_ids(s, tid_of)[s['records']['form'].to_numpy()] for s in kept])
-    records = concat_records([s['records'].drop(columns='form') for s in kept])
+    records = concat_records([s['records'] for s in kept], [c for c in kept[0]['records'].columns if c != 'form'])
     names = {t: miner.template(t) for t in np.unique(ids)}
-    return records.assign(template_id=ids, template=[names[t] for t in ids]), report, miner
+    records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
+    return records, report, miner
 
 _PART = re.compile(r'part-\d{5}\.parquet')
 
