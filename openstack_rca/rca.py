@@ -132,14 +132,18 @@ def severity(df: pd.DataFrame) -> np.ndarray:
     return s
 
 # %% ../nbs/09_rca.ipynb #24b189bc
-def _key(df: pd.DataFrame, first: tuple | None = None) -> tuple[np.ndarray, list[str]]:
-    """(code, keys): the baseline key of each record — `service|level|masked first line of its message` — as a code
-    into the distinct keys. Each distinct line is masked once; the keys are written once each. `first`: `_first_lines`
-    of `df`, when already known."""
+def _key(df: pd.DataFrame, first: tuple | None = None, rows: np.ndarray | None = None
+         ) -> tuple[np.ndarray, list[str]]:
+    """(code, keys): the baseline key of each record (of those `rows` selects, if given) — `service|level|masked first
+    line of its message` — as a code into the distinct keys. Each distinct line is masked once, and only the lines of
+    these records; the keys are written once each. `first`: `_first_lines` of `df`, when already known."""
     fcode, lines = first if first is not None else _first_lines(df)
-    mcode, masked = pd.factorize(np.array([mask(x) for x in lines], dtype=object), use_na_sentinel=False)
-    scode, svc = pd.factorize(df['service'], use_na_sentinel=False)
-    lcode, lvl = pd.factorize(df['level'], use_na_sentinel=False)
+    svc, lvl = df['service'].to_numpy(object), df['level'].to_numpy(object)
+    if rows is not None: fcode, svc, lvl = fcode[rows], svc[rows], lvl[rows]
+    used, fcode = np.unique(fcode, return_inverse=True)
+    mcode, masked = pd.factorize(np.array([mask(x) for x in lines[used]], dtype=object), use_na_sentinel=False)
+    scode, svc = pd.factorize(svc, use_na_sentinel=False)
+    lcode, lvl = pd.factorize(lvl, use_na_sentinel=False)
     L, M = len(lvl), len(masked)
     code, combos = pd.factorize((scode * L + lcode) * M + mcode[fcode])
     return code, [f'{svc[c // (L * M)]}|{lvl[c // M % L]}|{masked[c % M]}' for c in combos]
@@ -174,20 +178,33 @@ class Baseline:
             raise RCAError(f'{path} is not an openstack-rca baseline')
         return cls(d['counts'], int(d['records']), d['services'], d.get('source', ''))
 
-    def novelty(self, df: pd.DataFrame, first: tuple | None = None) -> np.ndarray:
-        "1 for what the healthy period never wrote, 0.2 for what it did (0.6 when at least 10x as frequent now)."
-        code, keys = _key(df, first)
+    def novelty(self, df: pd.DataFrame, first: tuple | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """1 for what the healthy period never wrote, 0.2 for what it did (0.6 when at least 10x as frequent now).
+        `rows`: the records that need it (the others get 0); keys are made for every record of the same service and
+        level as one of them, so that the counts stay exact, and no others (DEBUG lines, mostly: most of real logs)."""
+        take = np.ones(len(df), bool)
+        if rows is not None:
+            lcode, lvl = pd.factorize(df['level'], use_na_sentinel=False)
+            pair = pd.factorize(df['service'], use_na_sentinel=False)[0] * len(lvl) + lcode
+            take = np.isin(pair, pair[np.asarray(rows, bool)])
+        code, keys = _key(df, first, take)
         seen = np.array([self.counts.get(k, 0) for k in keys], float)[code]
         n_now = np.bincount(code, minlength=len(keys)).astype(float)[code]
-        svc_now = df['service'].map(df['service'].value_counts()).to_numpy(float)
-        svc_then = df['service'].map(self.services).fillna(0).to_numpy(float)
+        svc_now = df['service'].map(df['service'].value_counts()).to_numpy(float)[take]
+        svc_then = df['service'].map(self.services).fillna(0).to_numpy(float)[take]
         ratio = (n_now / np.maximum(svc_now, 1)) / np.maximum(seen / np.maximum(svc_then, 1), 1e-12)
-        return np.where(seen > 0, np.where(ratio >= 10, 0.6, 0.2), 1.0)
+        out = np.zeros(len(df))
+        out[take] = np.where(seen > 0, np.where(ratio >= 10, 0.6, 0.2), 1.0)
+        return out
 
 def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None, first: tuple | None = None
             ) -> np.ndarray:
-    "Per record: the baseline's novelty, or without one, recurrence in the input for warnings and lower."
-    if baseline is not None: return baseline.novelty(df, first)
+    """Per record: the baseline's novelty, or without one, recurrence in the input for warnings and lower. With a
+    baseline, a record that cannot be anomalous (severity 0: DEBUG, and no traceback) gets 0 and costs nothing."""
+    if baseline is not None:
+        can = sev > 0
+        if 'exception' in df: can = can | df['exception'].notna().to_numpy()
+        return baseline.novelty(df, first, rows=can)
     n = df['template_id'].map(df['template_id'].value_counts()).to_numpy(float)
     return np.where(sev >= 0.9, 1.0, 1 / (1 + 0.3 * np.log(n)))
 
