@@ -18,7 +18,7 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INST
            'MAX_LINE_BYTES', 'DEVSTACK_UNITS', 'PARSER_VERSION', 'PIECE_BYTES', 'SMALL_FILE_BYTES', 'MAX_PIECE_LINES',
            'strip_controls', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
            'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'concat_records', 'log_files',
-           'input_files', 'file_layout', 'input_layout', 'is_journal', 'journal_service', 'parse_journal',
+           'input_files', 'file_layout', 'as_paths', 'input_layout', 'is_journal', 'journal_service', 'parse_journal',
            'default_cache_dir', 'parse_file', 'check_records', 'read_logs', 'parse_tz', 'localize', 'iter_logs',
            'iter_file']
 
@@ -479,10 +479,14 @@ def file_layout(f: Path | str, root: Path | str) -> tuple[str | None, str]:
     if project in OPENSTACK_PROJECTS and not service.startswith(project): service = f'{project}-{service}'
     return host, service
 
+def as_paths(paths) -> list[Path]:
+    "A path (str or Path) or several (any iterable of them) as a list of Paths."
+    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+
 def input_layout(paths) -> tuple[list[tuple[Path, str | None, str]], list[str]]:
     """(file, host, service) of the log files of every path in `paths`, in order, each file once (see `input_files`),
     and the names of files ignored."""
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    paths = as_paths(paths)
     if not paths: raise RCAError('no log path given')
     out, ignored, seen = [], [], set()
     for p in paths:
@@ -636,7 +640,7 @@ def check_records(report: ParseReport, paths):
 def read_logs(paths, cache: bool | Path | str = True, max_line_bytes: int = MAX_LINE_BYTES, progress: bool = False
              ) -> tuple[pd.DataFrame, ParseReport]:
     "Parse log files/directories into (records DataFrame, ParseReport). `cache`: True (default dir), a dir, or False."
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    paths = as_paths(paths)
     cache_dir = default_cache_dir() if cache is True else (Path(cache) if cache else None)
     report = ParseReport()
     layout, report.ignored_files = input_layout(paths)

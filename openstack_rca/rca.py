@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .logs import (RCAError, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID,
+from .logs import (RCAError, as_paths, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
 from .templates import mine_templates, mask, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
@@ -713,7 +713,7 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
         since, until = source_window(since, until)
         paths, (records, report) = [], read_source(source, since, until, query, auth or SourceAuth())
     else:
-        paths = [Path(p) for p in (logs if isinstance(logs, (list, tuple)) else [logs])]
+        paths = as_paths(logs)
         if client is not None:
             from openstack_rca.scale import read_logs_dask
             records, report, _ = read_logs_dask(paths, client)

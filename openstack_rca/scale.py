@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import RCAError, current
-from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, check_records,
-                                concat_records, input_layout, iter_file, parse_file)
+from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
+                                check_records, concat_records, input_layout, iter_file, parse_file)
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
 # %% auto #0
@@ -180,7 +180,7 @@ def read_logs_dask(paths, client, progress: bool = False, part_bytes: int = PART
                    cache: bool | Path | str = True) -> tuple[pd.DataFrame, ParseReport, TemplateMiner]:
     """Records with templates, report and miner of log files/folders, parsed and masked on the Dask cluster.
     `cache`: the parse cache as in `read_logs` (True: the settings' folder; it must be one the workers share)."""
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    paths = as_paths(paths)
     parts, ignored = partitions(paths, part_bytes)
     cache_dir = str(current().cache) if cache is True else (str(cache) if cache else None)
     scans = _tasks(client, scan_partition, [(p,) for p in parts], progress, keep_records=True, cache_dir=cache_dir)
@@ -202,7 +202,7 @@ def parse_dask(paths, out: Path | str, client, progress: bool = False, part_byte
     per (service, level)). `out`: `NAME.parquet` becomes a Parquet dataset (a folder of `part-NNNNN.parquet`, in input
     order, as Dask and Spark write: `pandas.read_parquet(out)` reads it whole), `NAME.csv` one CSV file. Inputs and
     `out` must be on storage every worker reads and writes (this machine's disk for a LocalCluster)."""
-    paths, out = ([paths] if isinstance(paths, (str, Path)) else list(paths)), Path(out)
+    paths, out = as_paths(paths), Path(out)
     csv = out.suffix.lower() == '.csv'
     if out.is_dir() and (csv or any(not _PART.fullmatch(f.name) for f in out.iterdir())):
         raise RCAError(f'--out {out} is a folder that is not an earlier dataset of parse: give a new name')
@@ -268,7 +268,7 @@ def parse_stream(paths, out: Path | str, miner: TemplateMiner | None = None, lea
     level))."""
     import pyarrow as pa, pyarrow.parquet as pq
     from openstack_rca.logs import iter_logs
-    paths, out = ([paths] if isinstance(paths, (str, Path)) else list(paths)), Path(out)
+    paths, out = as_paths(paths), Path(out)
     miner, report, counts = miner if miner is not None else TemplateMiner(), ParseReport(), Counter()
     schema = records_schema()
     out.parent.mkdir(parents=True, exist_ok=True)
