@@ -583,7 +583,6 @@ def _suspects(causes: list[dict]) -> list[dict]:
         s['evidence'].append(f"{c['file']}:{c['line']}")
     return [{'rank': i + 1, **s} for i, s in enumerate(out.values())]
 
-@paused_gc()
 def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = None, scorer=None, top: int = 5,
                     timings: dict | None = None, baseline: Baseline | None = None, templated: bool = False) -> Report:
     """Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer).
@@ -591,102 +590,107 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
     if records.empty:
         raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
-    timings, warnings = dict(timings or {}), []
-    inputs = [Path(p) for p in (inputs or [])]
-    raw = pd.DataFrame({c: records[c].array for c in records.columns if c not in ('template_id', 'template')},
-                       copy=False)                     # the records' columns, shared, not copied
-    t = time.perf_counter()
-    if templated and {'template_id', 'template'} <= set(records.columns):
-        mined = raw.copy(deep=False)
-        mined['template_id'], mined['template'] = records['template_id'].to_numpy(), records['template'].to_numpy()
-    else: mined, _ = mine_templates(raw)
-    timings['templates'] = round(time.perf_counter() - t, 3)
-    surprise, lstm_weight, fit = None, 0.6, None
-    if scorer is not None:
+    with paused_gc():
+        timings, warnings = dict(timings or {}), []
+        inputs = [Path(p) for p in (inputs or [])]
+        raw = pd.DataFrame({c: records[c].array for c in records.columns if c not in ('template_id', 'template')},
+                           copy=False)                     # the records' columns, shared, not copied
         t = time.perf_counter()
-        scored = scorer.score_records(raw)
-        s = scored['surprise'].to_numpy(float)
-        thr = max(scorer.threshold, 1e-6)
-        surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / thr, 0.5, 1.0), np.clip(s / thr, 0, 0.5))
-        fit = round(float((scored['template_id'] == UNSEEN_ID).mean()), 4) if 'template_id' in scored else None
-        if fit is not None and fit > FIT_MAX_UNSEEN:
-            lstm_weight = 0.2
-            warnings.append(f'the model was trained on different logs: {fit:.0%} of these records have templates it '
-                            'never saw, so its LSTM counts little here; train on healthy logs of this cloud: '
-                            'openstack-rca train --logs HEALTHY_LOGS')
-        baseline = baseline if baseline is not None else getattr(scorer, 'baseline', None)
-        timings['lstm'] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    if surprise is not None:                          # columns travel with the records through score_records' sort
-        mined = mined.copy(deep=False)                # new columns on a shallow copy: assign would copy every column
-        mined['surprise_norm'], mined['surprise'] = surprise, scored['surprise'].to_numpy(float)
-    df = score_records(mined, issue, surprise, baseline, lstm_weight)
-    df['has_baseline'] = baseline is not None
-    cand = df[df['score'] > 0]
-    best = cand.groupby('template_id')['score'].transform('max')
-    reps = cand[cand['score'] >= 0.9 * best].drop_duplicates('template_id')       # df is in time order: the earliest
-    reps = reps.assign(occurrences=reps['template_id'].map(cand['template_id'].value_counts()),
-                       best=reps['template_id'].map(cand.groupby('template_id')['score'].max()))
-    ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True], kind='stable')
-    keep = (ranked['best'] >= MIN_SCORE) | ranked['must']
-    retried = (ranked['novelty'] >= 1 / (1 + 0.3 * np.log(WEAK_REPEATS)) - 1e-9) & (ranked['severity'] >= 0.4)
-    weak = (ranked['novelty'] >= 1) | retried | (ranked['anchor'] > 1)
-    if not keep.any() and weak.any():   # nothing stands out: the best new records, and those of the issue's incident
-        keep = weak
-        warnings.append('weak evidence: no error and nothing scoring above the report threshold; these are the best '
-                        'warnings and failure messages never seen before in this input'
-                        + (' and the baseline' if baseline is not None else '') + ' or in the incident the issue names'
-                        + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
-    # the baseline has seen every warning here: what this input says once
-    if not keep.any() and baseline is not None:
-        once = ranked['template_id'].map(df['template_id'].value_counts()) == 1
-        keep = once & (ranked['severity'] >= WEAK_MIN)
-        if keep.any():
-            warnings.append('weak evidence: no error, and the baseline has seen every warning here; these are the '
-                            'failure messages this input writes only once: check them against the issue')
-    chosen = ranked[keep].head(top)
-    causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
-               'fault_service': fault_service(r.service, r.message), 'host': _str(getattr(r, 'host', None)),
-               'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
-               'timestamp': _ts(r.timestamp), 'level': r.level,
-               'request_id': _str(r.request_id), 'instance_id': _str(r.instance_id),
-               'exception': _str(r.exception), 'frame': _str(r.frame),
-               'template': r.template, 'message': r.message,
-               'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
-    category, confidence, votes = categorize(chosen.assign(score=chosen['best']), issue)
-    recommendations = RECOMMENDATIONS[category if causes else 'unknown']
-    if causes and is_defect(causes[0]['exception'], causes[0]['frame']):
-        d = sum(c['score'] for c in causes if is_defect(c['exception'], c['frame']))
-        category, confidence = 'defect', round(d / sum(c['score'] for c in causes), 3)
-        recommendations = defect_recommendations(causes[0]['frame'], causes[0]['exception'])
-    # the incident: the graphs of the cited records, their anomalous records in time order
-    focus = set(df.loc[chosen.index, 'chain'])
-    inc = df[(df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN)) | df.index.isin(chosen.index)]
-    cited = set(chosen.index)
-    timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'host': _str(getattr(r, 'host', None)),
-                 'level': r.level,
-                 'file': _file_label(r.file, inputs),
-                 'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
-                for r in inc.drop_duplicates('template_id').head(25).itertuples()]
-    in_focus = df['chain'].isin(focus)
-    hosts = set(inc['host'].dropna()) if 'host' in inc else set()
-    hosts |= {c['host'] for c in causes if c['host']}
-    affected = {'services': sorted(set(inc['service'])), 'hosts': sorted(hosts),
-                'instances': sorted(set(df.loc[in_focus, 'instance_id'].dropna()) | set(inc['instance_id'].dropna())),
-                'requests': sorted(set(df.loc[in_focus & (df['anomaly'] >= ANOMALY_MIN), 'request_id'].dropna()))}
-    timings['rank'] = round(time.perf_counter() - t, 3)
-    stats = {'records': int(len(df)), 'skipped': 0, 'chains': int(df['chain'].nunique()),
-             'anomalous_chains': int(df.loc[df['anomaly'] >= ANOMALY_MIN, 'chain'].nunique()),
-             'templates': int(df['template_id'].nunique()), 'candidates': int(len(reps)),
-             'baseline': baseline.source if baseline is not None else None, 'unseen_templates': fit}
-    model = None
-    if scorer is not None:
-        p = getattr(scorer, 'provenance', None)
-        model = {'name': p.name, 'version': p.version, 'source': p.source} if p else {'name': None, 'version': None,
-                                                                                      'source': None}
-    return Report(issue, 'full' if scorer is not None else 'fast', category if causes else 'unknown',
-                  confidence if causes else 0.0, _suspects(causes), causes, timeline, affected, recommendations, model,
-                  warnings, stats, timings, activity=df[['timestamp', 'service', 'level']])
+        if templated and {'template_id', 'template'} <= set(records.columns):
+            mined = raw.copy(deep=False)
+            mined['template_id'], mined['template'] = records['template_id'].to_numpy(), records['template'].to_numpy()
+        else: mined, _ = mine_templates(raw)
+        timings['templates'] = round(time.perf_counter() - t, 3)
+        surprise, lstm_weight, fit = None, 0.6, None
+        if scorer is not None:
+            t = time.perf_counter()
+            scored = scorer.score_records(raw)
+            s = scored['surprise'].to_numpy(float)
+            thr = max(scorer.threshold, 1e-6)
+            surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / thr, 0.5, 1.0), np.clip(s / thr, 0, 0.5))
+            fit = round(float((scored['template_id'] == UNSEEN_ID).mean()), 4) if 'template_id' in scored else None
+            if fit is not None and fit > FIT_MAX_UNSEEN:
+                lstm_weight = 0.2
+                warnings.append(f'the model was trained on different logs: {fit:.0%} of these records have templates '
+                                'it never saw, so its LSTM counts little here; train on healthy logs of this '
+                                'cloud: '
+                                'openstack-rca train --logs HEALTHY_LOGS')
+            baseline = baseline if baseline is not None else getattr(scorer, 'baseline', None)
+            timings['lstm'] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        if surprise is not None:                          # columns travel with the records through score_records' sort
+            mined = mined.copy(deep=False)            # new columns on a shallow copy: assign would copy every column
+            mined['surprise_norm'], mined['surprise'] = surprise, scored['surprise'].to_numpy(float)
+        df = score_records(mined, issue, surprise, baseline, lstm_weight)
+        df['has_baseline'] = baseline is not None
+        cand = df[df['score'] > 0]
+        best = cand.groupby('template_id')['score'].transform('max')
+        reps = cand[cand['score'] >= 0.9 * best].drop_duplicates('template_id')   # df is in time order: the earliest
+        reps = reps.assign(occurrences=reps['template_id'].map(cand['template_id'].value_counts()),
+                           best=reps['template_id'].map(cand.groupby('template_id')['score'].max()))
+        ranked = reps.sort_values(['best', 'timestamp'], ascending=[False, True], kind='stable')
+        keep = (ranked['best'] >= MIN_SCORE) | ranked['must']
+        retried = (ranked['novelty'] >= 1 / (1 + 0.3 * np.log(WEAK_REPEATS)) - 1e-9) & (ranked['severity'] >= 0.4)
+        weak = (ranked['novelty'] >= 1) | retried | (ranked['anchor'] > 1)
+        # nothing stands out: the best new records, and those of the issue's incident
+        if not keep.any() and weak.any():
+            keep = weak
+            warnings.append('weak evidence: no error and nothing scoring above the report threshold; these are the '
+                            'best warnings and failure messages never seen before in this input'
+                            + (' and the baseline' if baseline is not None else '')
+                            + ' or in the incident the issue names'
+                            + ' (train a baseline on healthy logs of this cloud to tell routine warnings apart)')
+        # the baseline has seen every warning here: what this input says once
+        if not keep.any() and baseline is not None:
+            once = ranked['template_id'].map(df['template_id'].value_counts()) == 1
+            keep = once & (ranked['severity'] >= WEAK_MIN)
+            if keep.any():
+                warnings.append('weak evidence: no error, and the baseline has seen every warning here; these are the '
+                                'failure messages this input writes only once: check them against the issue')
+        chosen = ranked[keep].head(top)
+        causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
+                   'fault_service': fault_service(r.service, r.message), 'host': _str(getattr(r, 'host', None)),
+                   'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
+                   'timestamp': _ts(r.timestamp), 'level': r.level,
+                   'request_id': _str(r.request_id), 'instance_id': _str(r.instance_id),
+                   'exception': _str(r.exception), 'frame': _str(r.frame),
+                   'template': r.template, 'message': r.message,
+                   'explanation': _explain(r)} for i, r in enumerate(chosen.itertuples())]
+        category, confidence, votes = categorize(chosen.assign(score=chosen['best']), issue)
+        recommendations = RECOMMENDATIONS[category if causes else 'unknown']
+        if causes and is_defect(causes[0]['exception'], causes[0]['frame']):
+            d = sum(c['score'] for c in causes if is_defect(c['exception'], c['frame']))
+            category, confidence = 'defect', round(d / sum(c['score'] for c in causes), 3)
+            recommendations = defect_recommendations(causes[0]['frame'], causes[0]['exception'])
+        # the incident: the graphs of the cited records, their anomalous records in time order
+        focus = set(df.loc[chosen.index, 'chain'])
+        inc = df[(df['chain'].isin(focus) & (df['anomaly'] >= ANOMALY_MIN)) | df.index.isin(chosen.index)]
+        cited = set(chosen.index)
+        timeline = [{'timestamp': _ts(r.timestamp), 'service': r.service, 'host': _str(getattr(r, 'host', None)),
+                     'level': r.level,
+                     'file': _file_label(r.file, inputs),
+                     'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
+                    for r in inc.drop_duplicates('template_id').head(25).itertuples()]
+        in_focus = df['chain'].isin(focus)
+        hosts = set(inc['host'].dropna()) if 'host' in inc else set()
+        hosts |= {c['host'] for c in causes if c['host']}
+        affected = {'services': sorted(set(inc['service'])), 'hosts': sorted(hosts),
+                    'instances': sorted(set(df.loc[in_focus, 'instance_id'].dropna())
+                                        | set(inc['instance_id'].dropna())),
+                    'requests': sorted(set(df.loc[in_focus & (df['anomaly'] >= ANOMALY_MIN), 'request_id'].dropna()))}
+        timings['rank'] = round(time.perf_counter() - t, 3)
+        stats = {'records': int(len(df)), 'skipped': 0, 'chains': int(df['chain'].nunique()),
+                 'anomalous_chains': int(df.loc[df['anomaly'] >= ANOMALY_MIN, 'chain'].nunique()),
+                 'templates': int(df['template_id'].nunique()), 'candidates': int(len(reps)),
+                 'baseline': baseline.source if baseline is not None else None, 'unseen_templates': fit}
+        model = None
+        if scorer is not None:
+            p = getattr(scorer, 'provenance', None)
+            model = {'name': p.name, 'version': p.version, 'source': p.source} if p else {'name': None, 'version': None,
+                                                                                          'source': None}
+        return Report(issue, 'full' if scorer is not None else 'fast', category if causes else 'unknown',
+                      confidence if causes else 0.0, _suspects(causes), causes, timeline, affected, recommendations,
+                      model, warnings, stats, timings, activity=df[['timestamp', 'service', 'level']])
 
 # %% ../nbs/09_rca.ipynb #c6a99955
 def load_baseline(ref) -> Baseline:
@@ -698,7 +702,6 @@ def load_baseline(ref) -> Baseline:
     records, _ = read_logs(p, progress=False)
     return Baseline.from_records(records, str(p))
 
-@paused_gc()                                       # a million records' sets and lists: no cycles to look for
 def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None, baseline=None, tz: str | None = None,
             source=None, query: str | None = None, auth=None, client=None) -> Report:
     """Parse `logs` (a path or a list of them) and rank the root causes of `issue`. `baseline`: a Baseline or what
@@ -706,30 +709,31 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
     `source`: a log store (`sources.parse_source`) read instead of files, over `since`..`until` (UTC, default the last
     hour), `query` choosing its records, `auth` (`sources.SourceAuth`) its credentials. `client`: a Dask client that
     parses and mines the files on its cluster (`scale.read_logs_dask`; the same records and templates)."""
-    t0 = time.perf_counter()
-    if source is not None:
-        from openstack_rca.sources import read_source, source_window, SourceAuth
-        if tz: raise RCAError('--tz does not apply to --source: log stores keep UTC times')
-        since, until = source_window(since, until)
-        paths, (records, report) = [], read_source(source, since, until, query, auth or SourceAuth())
-    else:
-        paths = as_paths(logs)
-        if client is not None:
-            from openstack_rca.scale import read_logs_dask
-            records, report, _ = read_logs_dask(paths, client)
-        else: records, report = read_logs(paths, progress=False)
-    lost = 0
-    if tz: records, lost = localize(records, tz)
-    if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
-    if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
-    if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
-    timings = {'parse': round(time.perf_counter() - t0, 3)}
-    r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None)
-    r.stats['skipped'] = int(report.skipped_lines)
-    r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
-    r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files
-    r.stats['ignored_files'] = report.ignored_files[:20]                    # not log files (by name)
-    if tz: r.stats['tz_unmapped'] = lost          # local times that do not exist (or are ambiguous) in their zone
-    if source is not None: r.stats['window'] = [str(since), str(until)]
-    r.timings['total'] = round(time.perf_counter() - t0, 3)
-    return r
+    with paused_gc():        # a million small sets and lists: no cycles for the GC to look for
+        t0 = time.perf_counter()
+        if source is not None:
+            from openstack_rca.sources import read_source, source_window, SourceAuth
+            if tz: raise RCAError('--tz does not apply to --source: log stores keep UTC times')
+            since, until = source_window(since, until)
+            paths, (records, report) = [], read_source(source, since, until, query, auth or SourceAuth())
+        else:
+            paths = as_paths(logs)
+            if client is not None:
+                from openstack_rca.scale import read_logs_dask
+                records, report, _ = read_logs_dask(paths, client)
+            else: records, report = read_logs(paths, progress=False)
+        lost = 0
+        if tz: records, lost = localize(records, tz)
+        if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
+        if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
+        if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
+        timings = {'parse': round(time.perf_counter() - t0, 3)}
+        r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None)
+        r.stats['skipped'] = int(report.skipped_lines)
+        r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
+        r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files
+        r.stats['ignored_files'] = report.ignored_files[:20]                    # not log files (by name)
+        if tz: r.stats['tz_unmapped'] = lost          # local times that do not exist (or are ambiguous) in their zone
+        if source is not None: r.stats['window'] = [str(since), str(until)]
+        r.timings['total'] = round(time.perf_counter() - t0, 3)
+        return r
