@@ -12,7 +12,8 @@ from .logs import RCAError
 from .templates import UNSEEN_ID
 
 # %% auto #0
-__all__ = ['SESSION_MODES', 'PAD', 'UNSEEN', 'session_keys', 'sessionize', 'Vocabulary', 'make_windows', 'record_windows']
+__all__ = ['SESSION_MODES', 'PAD', 'UNSEEN', 'NO_TIME', 'session_keys', 'sessionize', 'Vocabulary', 'make_windows', 'time_key',
+           'record_windows']
 
 # %% ../nbs/03_sessions.ipynb #eb2e4c1c
 SESSION_MODES = ('auto', 'request', 'instance')
@@ -90,6 +91,15 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
                                                                                               lens)
 
 # %% ../nbs/03_sessions.ipynb #aa5e6564
+NO_TIME = np.iinfo(np.int64).max
+
+def time_key(ts: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds to sort by (UTC for zoned ones, whatever the column's unit); a record without a
+    time gets `NO_TIME` and sorts last, as `sort_values` puts NaT."""
+    if getattr(ts.dtype, 'tz', None) is not None: ts = ts.dt.tz_convert(None)
+    t = ts.to_numpy(dtype='datetime64[ns]').view(np.int64)
+    return np.where(t == np.iinfo(np.int64).min, NO_TIME, t)
+
 def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window
@@ -97,11 +107,7 @@ def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, b
     factorize codes keep the strings' order) instead of sorting a copy of every column."""
     scode, uniques = pd.factorize(session_keys(records, by), sort=True)
     fcode, _ = pd.factorize(records['file'], sort=True)
-    ts = records['timestamp']
-    if getattr(ts.dtype, 'tz', None) is not None: ts = ts.dt.tz_convert(None)
-    t = ts.to_numpy(dtype='datetime64[ns]').view(np.int64)
-    t = np.where(t == np.iinfo(np.int64).min, np.iinfo(np.int64).max, t)   # no time: last, as sort_values puts NaT
-    row = np.lexsort((records['line'].to_numpy(), fcode, t, scode))
+    row = np.lexsort((records['line'].to_numpy(), fcode, time_key(records['timestamp']), scode))
     codes = scode[row]
     idx = vocab.encode(records['template_id'].to_numpy()[row])
     X, y, _ = make_windows(np.split(idx, np.flatnonzero(np.diff(codes)) + 1), window)
