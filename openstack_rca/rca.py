@@ -137,16 +137,22 @@ def _key(df: pd.DataFrame, first: tuple | None = None, rows: np.ndarray | None =
          ) -> tuple[np.ndarray, list[str]]:
     """(code, keys): the baseline key of each record (of those `rows` selects, if given) — `service|level|masked first
     line of its message` — as a code into the distinct keys. Each distinct line is masked once, and only the lines of
-    these records; the keys are written once each. `first`: `_first_lines` of `df`, when already known."""
-    fcode, lines = first if first is not None else _first_lines(df)
+    these records; the keys are written once each. `first`: `_first_lines` of `df`, when already known. A `masked`
+    column (the masked first lines, made where the records were parsed: `scale.analysis_input_dask`) is taken as is."""
     svc, lvl = df['service'].to_numpy(object), df['level'].to_numpy(object)
-    if rows is not None: fcode, svc, lvl = fcode[rows], svc[rows], lvl[rows]
-    used, fcode = np.unique(fcode, return_inverse=True)
-    mcode, masked = pd.factorize(np.array([mask(x) for x in lines[used]], dtype=object), use_na_sentinel=False)
+    if rows is not None: svc, lvl = svc[rows], lvl[rows]
+    if 'masked' in df:
+        mcode, masked = pd.factorize(df['masked'].to_numpy(object)[slice(None) if rows is None else rows],
+                                     use_na_sentinel=False)
+    else:
+        fcode, lines = first if first is not None else _first_lines(df)
+        used, fcode = np.unique(fcode if rows is None else fcode[rows], return_inverse=True)
+        mcode, masked = pd.factorize(np.array([mask(x) for x in lines[used]], dtype=object), use_na_sentinel=False)
+        mcode = mcode[fcode]
     scode, svc = pd.factorize(svc, use_na_sentinel=False)
     lcode, lvl = pd.factorize(lvl, use_na_sentinel=False)
     L, M = len(lvl), len(masked)
-    code, combos = pd.factorize((scode * L + lcode) * M + mcode[fcode])
+    code, combos = pd.factorize((scode * L + lcode) * M + mcode)
     return code, [f'{svc[c // (L * M)]}|{lvl[c // M % L]}|{masked[c % M]}' for c in combos]
 
 @dataclass
@@ -577,9 +583,12 @@ def _suspects(causes: list[dict]) -> list[dict]:
     return [{'rank': i + 1, **s} for i, s in enumerate(out.values())]
 
 def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = None, scorer=None, top: int = 5,
-                    timings: dict | None = None, baseline: Baseline | None = None, templated: bool = False) -> Report:
+                    timings: dict | None = None, baseline: Baseline | None = None, templated: bool = False,
+                    scored: pd.DataFrame | None = None) -> Report:
     """Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer).
-    `templated`: the records carry the templates `mine_templates` would give them (`scale.read_logs_dask`)."""
+    `templated`: the records carry the templates `mine_templates` would give them (`scale.read_logs_dask`). `scored`:
+    `scorer.score_records(records)`'s `template_id`, `surprise` and `anomalous`, when made elsewhere (on Dask workers:
+    `scale.analysis_input_dask`)."""
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
     if records.empty:
         raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
@@ -597,7 +606,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
         surprise, lstm_weight, fit = None, 0.6, None
         if scorer is not None:
             t = time.perf_counter()
-            scored = scorer.score_records(raw)
+            scored = scorer.score_records(raw) if scored is None else scored
             s = scored['surprise'].to_numpy(float)
             thr = max(scorer.threshold, 1e-6)
             surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / thr, 0.5, 1.0), np.clip(s / thr, 0, 0.5))
@@ -710,17 +719,20 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
             paths, (records, report) = [], read_source(source, since, until, query, auth or SourceAuth())
         else:
             paths = as_paths(logs)
-            if client is not None:
-                from openstack_rca.scale import read_logs_dask
-                records, report, _ = read_logs_dask(paths, client)
+            if client is not None:                    # the window, and the LSTM where it can, on the workers
+                from openstack_rca.scale import analysis_input_dask
+                got = analysis_input_dask(paths, client, scorer, tz, since, until)
+                records, report, scored, lost = got.records, got.report, got.scored, got.lost
             else: records, report = read_logs(paths, progress=False)
-        lost = 0
-        if tz: records, lost = localize(records, tz)
-        if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
-        if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
+        if client is None or source is not None:
+            scored, lost = None, 0
+            if tz: records, lost = localize(records, tz)
+            if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
+            if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
         if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
         timings = {'parse': round(time.perf_counter() - t0, 3)}
-        r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None)
+        r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None,
+                            scored=scored)
         r.stats['skipped'] = int(report.skipped_lines)
         r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
         r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files

@@ -4,19 +4,22 @@
 
 # %% ../nbs/14_scale.ipynb #6657fbf3
 from __future__ import annotations
-import contextlib, importlib.util, logging, os, re, sys, tempfile, time
+import contextlib, dataclasses, importlib.util, logging, operator, os, re, sys, tempfile, time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
-                                check_records, concat_records, input_layout, iter_file, parse_file)
+                                check_records, concat_records, input_layout, iter_file, localize, parse_file)
+from .sessions import session_keys
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
 # %% auto #0
 __all__ = ['PART_BYTES', 'dask_client', 'partitions', 'records_schema', 'scan_partition', 'write_partition', 'learn_forms',
-           'form_ids', 'merged_counts', 'read_logs_dask', 'parse_dask', 'parse_stream']
+           'form_ids', 'merged_counts', 'session_split', 'score_bucket', 'DaskInput', 'lstm_on_workers',
+           'analysis_input_dask', 'read_logs_dask', 'parse_dask', 'parse_stream']
 
 # %% ../nbs/14_scale.ipynb #3db69ce7
 @contextlib.contextmanager
@@ -83,17 +86,21 @@ def records_schema(extra=(('template_id', 'int64'), ('template', 'string'))):
 
 def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | None = None,
                    masks: dict | None = None, chunk_bytes: int = 8 << 20, max_line_bytes: int = MAX_LINE_BYTES,
-                   cache_dir: str | None = None) -> dict:
+                   cache_dir: str | None = None, tz: str | None = None, since=None, until=None) -> dict:
     """`report` (as a dict), `forms`: [(masked form, its first line)] in order of first appearance, `uses`: records of
     each form, `counts`: records per (service, level), `records`: the records with a `form` column (the index in
     `forms`) if `keep_records`, else None; with `spill`, the same written to that Arrow file. `cache_dir`: read and
-    fill the parse cache there (files are then read whole, as `read_logs` does)."""
+    fill the parse cache there (files are then read whole, as `read_logs` does). `tz`, `since`, `until`: only the
+    records in that window (UTC, after `logs.localize` with `tz`), as `rca.analyze` cuts them; `lost`: how many
+    records `tz` left without a time."""
     import pyarrow as pa
-    mask, memo, index, frames, report, counts = _masker(masks or MASKS), {}, {}, [], ParseReport(), Counter()
+    mask, memo, index, frames, report, counts, lost = _masker(masks or MASKS), {}, {}, [], ParseReport(), Counter(), 0
     forms, writer, idxs, schema = [], None, [], records_schema([('form', 'int32')])
     try:
         for df, rep in _pieces(part, chunk_bytes, max_line_bytes, cache_dir):
             report.merge(rep)
+            df, cut = _in_window(df, tz, since, until)
+            lost += cut
             if not len(df): continue
             counts.update(df.groupby(['service', 'level']).size().to_dict())
             idx = np.empty(len(df), dtype=np.int32)
@@ -117,7 +124,15 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     records = concat_records(frames) if frames else None
     used = np.bincount(np.concatenate(idxs), minlength=len(forms)) if idxs else np.zeros(0, dtype=np.int64)
     return {'report': report.to_dict(), 'forms': forms, 'uses': used.tolist(), 'counts': list(counts.items()),
-            'records': records, 'spill': spill if writer is not None else None}
+            'records': records, 'spill': spill if writer is not None else None, 'lost': lost}
+
+def _in_window(df: pd.DataFrame, tz: str | None = None, since=None, until=None) -> tuple[pd.DataFrame, int]:
+    "Records in the window `since`..`until` (UTC) after `logs.localize` with `tz`, and how many lost their time to it."
+    lost = 0
+    if tz: df, lost = localize(df, tz)
+    if since is not None: df = df[df['timestamp'] >= pd.Timestamp(since)]
+    if until is not None: df = df[df['timestamp'] <= pd.Timestamp(until)]
+    return df, lost
 
 def write_partition(spill: str | None, out: str, ids: np.ndarray, templates: dict, csv: bool = False) -> int:
     "A spilled partition with `template_id` (`ids[form]`) and `template`, as Parquet (or CSV) at `out`; its records."
@@ -162,37 +177,118 @@ def merged_counts(scans) -> dict:
     "Records per (service, level) over all partitions."
     return dict(sum((Counter({tuple(k): n for k, n in scan['counts']}) for scan in scans), Counter()))
 
-# %% ../nbs/14_scale.ipynb #ab468428
+# %% ../nbs/14_scale.ipynb #b01d3b76
 def _progress(futures, show: bool):
     if not show or not futures: return
     from distributed import progress
     progress(futures, notebook=False)
     print(file=sys.stderr)
 
-def _tasks(client, fn, calls, show, **kw):
-    "Run `fn(*args, **kw)` for every `args` of `calls` on the cluster, with a progress bar; the results in order."
+def _submit(client, fn, calls, show, **kw) -> list:
+    "Submit `fn(*args, **kw)` for every `args` of `calls` to the cluster: the futures, once done if `show` (progress)."
     futs = [client.submit(fn, *args, key=f'{fn.__name__}-{i}-{time.time_ns()}', pure=False, **kw)
             for i, args in enumerate(calls)]
     _progress(futs, show)
-    return client.gather(futs)
+    return futs
 
+def _tasks(client, fn, calls, show, **kw):
+    "Run `fn(*args, **kw)` for every `args` of `calls` on the cluster, with a progress bar; the results in order."
+    return client.gather(_submit(client, fn, calls, show, **kw))
+
+def _meta(scan: dict) -> dict:
+    "A scan without its records: what the client learns the templates from."
+    return {k: v for k, v in scan.items() if k != 'records'}
+
+_SESSION_COLUMNS = ['request_id', 'instance_id', 'service', 'file', 'line', 'timestamp']
+
+def session_split(part: int, scan: dict, sids: np.ndarray, by: str, buckets: int) -> list:
+    """Partition `part`'s records (`scan_partition`'s) as the LSTM needs them: the session columns, the scorer's
+    `template_id` (`sids[form]`) and where each record is (`part`, `row`), split into `buckets` pieces by a hash of the
+    session key, the same on every worker: all records of a session land in one bucket."""
+    df = scan['records']
+    if df is None or not len(df): return [None] * buckets
+    piece = pd.DataFrame({c: df[c].to_numpy() for c in _SESSION_COLUMNS} |
+                         {'template_id': sids[df['form'].to_numpy()], 'part': np.full(len(df), part, np.int64),
+                          'row': np.arange(len(df), dtype=np.int64)})
+    b = pd.util.hash_array(session_keys(df, by).to_numpy(object)) % buckets
+    return [piece[b == i].reset_index(drop=True) for i in range(buckets)]
+
+def score_bucket(scorer, *pieces) -> pd.DataFrame:
+    "`part`, `row`, `surprise` and `anomalous` of every record of one bucket: `scorer.score_records` on its sessions."
+    pieces = [p for p in pieces if p is not None and len(p)]
+    if not pieces: return pd.DataFrame({'part': np.zeros(0, np.int64), 'row': np.zeros(0, np.int64),
+                                        'surprise': np.zeros(0, np.float32), 'anomalous': np.zeros(0, bool)})
+    return scorer.score_records(concat_records(pieces))[['part', 'row', 'surprise', 'anomalous']]
+
+# %% ../nbs/14_scale.ipynb #7e561c19
+@dataclass
+class DaskInput:
+    "What `analysis_input_dask` read: records with templates, report, miner, the LSTM's scores or None, `lost` times."
+    records: pd.DataFrame
+    report: ParseReport
+    miner: TemplateMiner
+    scored: pd.DataFrame | None = None
+    lost: int = 0
+
+def lstm_on_workers(scorer) -> bool:
+    "Whether `scorer` can score on the workers: a NumPy network and a template miner of its own (else: the client)."
+    from openstack_rca.model import NumpyLSTM
+    return scorer is not None and scorer.miner is not None and isinstance(scorer.model, NumpyLSTM)
+
+def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since=None, until=None,
+                        progress: bool = False, part_bytes: int = PART_BYTES, cache: bool | Path | str = True
+                        ) -> DaskInput:
+    """Records of `paths` in the window (`tz`, `since`, `until` as in `rca.analyze`) with templates, parsed on the
+    cluster, and — for a `scorer` that `lstm_on_workers` — their LSTM scores, made on the workers. `cache`: the
+    parse cache as in `read_logs` (True: the settings' folder; it must be one the workers share)."""
+    paths = as_paths(paths)
+    parts, ignored = partitions(paths, part_bytes)
+    cache_dir = str(current().cache) if cache is True else (str(cache) if cache else None)
+    scans = _submit(client, scan_partition, [(p,) for p in parts], progress, keep_records=True, cache_dir=cache_dir,
+                    tz=tz, since=since, until=until)
+    metas = client.gather([client.submit(_meta, s, pure=False) for s in scans])
+    miner, tid_of, report = learn_forms(metas)
+    report.ignored_files = ignored
+    check_records(report, paths)
+    scored, buckets = None, None
+    if lstm_on_workers(scorer):
+        _, sid_of, _ = learn_forms(metas, scorer.miner, learn=False)        # the scorer's own templates, match-only
+        light = client.scatter(dataclasses.replace(scorer, miner=None, baseline=None), broadcast=True)
+        n = max(1, len(client.scheduler_info().get('workers', {})))
+        splits = [client.submit(session_split, i, s, form_ids(m, sid_of), scorer.by, n, pure=False)
+                  for i, (s, m) in enumerate(zip(scans, metas))]
+        buckets = [client.submit(score_bucket, light, *[client.submit(operator.getitem, s, j, pure=False)
+                                                        for s in splits], pure=False) for j in range(n)]
+        _progress(buckets, progress)
+    got = client.gather([client.submit(operator.getitem, s, 'records', pure=False) for s in scans])
+    kept = [(i, df) for i, df in enumerate(got) if df is not None]
+    if not kept:                                       # nothing in the window: `analyze_records` says so
+        return DaskInput(pd.DataFrame(columns=COLUMNS + ['template_id', 'template']), report, miner, None,
+                         sum(m['lost'] for m in metas))
+    ids = np.concatenate([form_ids(metas[i], tid_of)[df['form'].to_numpy()] for i, df in kept])
+    records = concat_records([df for _, df in kept], [c for c in kept[0][1].columns if c != 'form'])
+    names = {t: miner.template(t) for t in np.unique(ids)}
+    records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
+    records['masked'] = np.concatenate([np.array([k for k, _ in metas[i]['forms']] or [''], dtype=object)[
+        df['form'].to_numpy()] for i, df in kept])            # the baseline's key, masked once on the workers
+    if buckets is not None:
+        start = np.zeros(len(got) + 1, np.int64)
+        start[1:] = np.cumsum([0 if df is None else len(df) for df in got])
+        surprise, anomalous = np.zeros(len(records), np.float32), np.zeros(len(records), bool)
+        for b in client.gather(buckets):
+            at = start[b['part'].to_numpy()] + b['row'].to_numpy()
+            surprise[at], anomalous[at] = b['surprise'].to_numpy(), b['anomalous'].to_numpy()
+        sids = np.concatenate([form_ids(metas[i], sid_of)[df['form'].to_numpy()] for i, df in kept])
+        scored = pd.DataFrame({'template_id': sids, 'surprise': surprise, 'anomalous': anomalous})
+    return DaskInput(records, report, miner, scored, sum(m['lost'] for m in metas))
+
+# %% ../nbs/14_scale.ipynb #ab468428
 def read_logs_dask(paths, client, progress: bool = False, part_bytes: int = PART_BYTES,
                    cache: bool | Path | str = True) -> tuple[pd.DataFrame, ParseReport, TemplateMiner]:
     """Records with templates, report and miner of log files/folders, parsed and masked on the Dask cluster.
     `cache`: the parse cache as in `read_logs` (True: the settings' folder; it must be one the workers share)."""
-    paths = as_paths(paths)
-    parts, ignored = partitions(paths, part_bytes)
-    cache_dir = str(current().cache) if cache is True else (str(cache) if cache else None)
-    scans = _tasks(client, scan_partition, [(p,) for p in parts], progress, keep_records=True, cache_dir=cache_dir)
-    miner, tid_of, report = learn_forms(scans)
-    report.ignored_files = ignored
-    check_records(report, paths)
-    kept = [s for s in scans if s['records'] is not None]
-    ids = np.concatenate([form_ids(s, tid_of)[s['records']['form'].to_numpy()] for s in kept])
-    records = concat_records([s['records'] for s in kept], [c for c in kept[0]['records'].columns if c != 'form'])
-    names = {t: miner.template(t) for t in np.unique(ids)}
-    records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
-    return records, report, miner
+    got = analysis_input_dask(paths, client, progress=progress, part_bytes=part_bytes, cache=cache)
+    return got.records, got.report, got.miner
 
 _PART = re.compile(r'part-\d{5}\.parquet')
 

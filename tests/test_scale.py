@@ -84,3 +84,20 @@ def test_train_on_a_local_cluster_learns_what_one_process_learns(case, tmp_path)
                  if f.name in ('templates.json', 'vocabulary.json')} for e in ('local', 'dask')}
     assert set(files['local']) == {'templates.json', 'vocabulary.json'}
     assert files['dask'] == files['local']            # the same templates, counts and model vocabulary
+
+
+def test_full_mode_scores_on_the_workers_as_one_process(case, tmp_path):
+    """Full mode: the LSTM scores each session on the workers (records shuffled by session), the window is cut there;
+    the report is the one process's."""
+    c, issue = case
+    ok(rca(tmp_path, 'train', '--logs', c.parents[1] / 'healthy' / 'Nova_Test_2', '--no-mlflow', '--epochs', '2',
+           '--quiet'))
+    window = ['--since', '2018-09-13 19:56:00', '--until', '2018-09-13 20:40:00']
+    reports = {}
+    for engine in ('local', 'dask'):
+        out = ok(rca(tmp_path, 'analyze', '--logs', c / 'logs', '--issue', issue, '--no-mlflow', '--format', 'json',
+                     '--engine', engine, *(['--workers', '2'] if engine == 'dask' else []), *window))
+        reports[engine] = {k: v for k, v in json.loads(out).items() if k != 'timings'}
+    assert reports['local']['mode'] == 'full' and reports['local']['model']['version'] is not None
+    assert 1000 < reports['local']['stats']['records'] < 20000 and reports['local']['root_causes']
+    assert reports['dask'] == reports['local']
