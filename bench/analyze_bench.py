@@ -8,7 +8,8 @@ interpreter start and imports included), best of --repeat runs, with an empty pa
 and with the cache filled by an earlier run ("warm"). Peak memory is the process's max RSS. Inference tracking is off
 (--no-mlflow): it is logged after the report is printed, and costs about 1.5 s more on the embedded store. Two more rows
 time the cold start on a small input (30 simulated minutes, fast mode), with tracking off and on (the embedded store);
-two more full mode on ~1M lines (12,000 simulated minutes; cold and warm, one run each: --million-repeat).
+two more full mode on ~1M lines (12,000 simulated minutes; cold and warm, one run each: --million-repeat), and
+one more the same with --engine dask on a LocalCluster of 2 workers (warm; cluster start included).
 The full mode's model is trained once on an hour of clean simulated logs (--no-mlflow, saved under models/).
 
 The baseline printed beside each figure is the issue's target: a ratio below 1.0 meets it.
@@ -116,6 +117,9 @@ def main():
             args = ['analyze', '--logs', work / 'million', '--issue', big_issue, '--no-mlflow', '--format', 'json']
             for cache in ('cold', 'warm'):
                 results[f'full1m_{cache}'] = best_run(args, cache, a.million_repeat, work, env, big_truth)
+            # the same on a LocalCluster of 2 workers: parsing, masking and the LSTM on the workers
+            results['full1m_dask_warm'] = best_run(args + ['--engine', 'dask', '--workers', 2], 'warm',
+                                                   a.million_repeat, work, env, big_truth)
         doc = {'date': datetime.date.today().isoformat(),
                'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
                'python': platform.python_version(), 'lines': lines, 'records': labels['records'], 'repeat': a.repeat,
@@ -132,6 +136,10 @@ def main():
                        else f"{r['top_root_cause']} ({'the' if r['top_is_injected'] else 'NOT the'} injected one)")
             print(f"{k:<18} {r['seconds']:>8.2f} {t:>7.1f} {r['seconds'] / t:>6.2f} {r['peak_rss_mb']:>8} "
                   f"{r['peak_rss_mb'] / MEMORY_TARGET_MB:>6.2f}  {verdict}")
+        if 'full1m_dask_warm' in results:
+            one, dsk = results['full1m_warm']['seconds'], results['full1m_dask_warm']['seconds']
+            same = results['full1m_warm']['top_root_cause'] == results['full1m_dask_warm']['top_root_cause']
+            print(f'full1m warm, --engine dask (2 workers) vs one process: {one / dsk:.2f}x (same top cause: {same})')
         print(f'wrote {a.out}')
     finally:
         shutil.rmtree(work, ignore_errors=True)

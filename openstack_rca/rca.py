@@ -20,9 +20,9 @@ from .sessions import NO_TIME, time_key
 __all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'WEAK_REPEATS',
            'W_REL', 'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS',
            'PY_DEFECTS', 'FIT_MAX_UNSEEN', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline',
-           'novelty', 'record_ids', 'chains', 'service_of_module', 'fault_service', 'issue_evidence', 'time_order',
-           'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations', 'analyze_records',
-           'load_baseline', 'analyze']
+           'novelty', 'record_ids', 'components', 'chains', 'service_of_module', 'fault_service', 'issue_evidence',
+           'time_order', 'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations',
+           'analyze_records', 'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
@@ -228,13 +228,25 @@ def record_ids(df: pd.DataFrame) -> list[set]:
         out.append(s)
     return out
 
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The connected component of each of `n` nodes linked by the edges `a[i]`-`b[i]`, named by its smallest node.
+    Vectorised hook-and-compress: each edge whose ends disagree hooks the larger label under the smaller, then every
+    node jumps to its root; a few rounds even for a path of a million nodes in random order (0.4 s), and no scipy
+    import (0.15 s of every start)."""
+    label = np.arange(n)
+    while len(a):
+        la, lb = label[a], label[b]
+        diff = la != lb
+        if not diff.any(): break
+        np.minimum.at(label, np.maximum(la[diff], lb[diff]), np.minimum(la[diff], lb[diff]))
+        while not np.array_equal(nxt := label[label], label): label = nxt
+    return label
+
 def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
            hub: float = 0.25) -> np.ndarray:
     """Incident graph number of every record (linked by a shared id within `bound`); hub ids do not link. Graphs are
     numbered in the order of their first record. Vectorised: the records holding an id, in time order, link to their
-    successor; the graphs are the connected components of those links (scipy; 10x a union-find in Python)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    successor; the graphs are the connected components of those links (`components`; 10x a union-find in Python)."""
     ids = record_ids(df) if ids is None else ids
     n = len(df)
     if not n: return np.zeros(0, np.int64)
@@ -248,13 +260,8 @@ def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta =
     linking = (count >= 2) & (count <= max(50, hub * n))
     a, b = r[:-1], r[1:]
     e = (c[1:] == c[:-1]) & linking[c[1:]] & ((ts[b] - ts[a] <= bound.value) | nat[a] | nat[b])
-    _, label = connected_components(coo_matrix((np.ones(e.sum(), np.int8), (a[e], b[e])), shape=(n, n)),
-                                    directed=False)
-    first = np.full(label.max() + 1, n, np.int64)
-    np.minimum.at(first, label, np.arange(n))                      # each graph's first record
-    number = np.empty_like(first)
-    number[np.argsort(first, kind='stable')] = np.arange(len(first))
-    return number[label]
+    first = components(n, a[e], b[e])                              # each record's graph, named by its first record
+    return np.unique(first, return_inverse=True)[1].astype(np.int64)
 
 # %% ../nbs/09_rca.ipynb #14cdce74
 MODULE_SERVICES = [
