@@ -335,6 +335,11 @@ W_REL, W_ANCHOR = 0.5, 1.5          # relevance re-orders by up to half; an anch
 DEMOTE, NEAR = 0.4, 10.0            # a failure within NEAR seconds, at least DEMOTE times as anomalous, leads
 BOUND = 600.0                       # seconds: a code failure this close before the quoted symptom outranks it
 
+def _values(s: pd.Series):
+    """A column's data, not copied: its NumPy array for a NumPy dtype (a frame built from these skips the NA scan pandas
+    runs over wrapped object arrays: 0.4 s a million records), else its extension array (zoned timestamps)."""
+    return s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
+
 def time_order(records: pd.DataFrame) -> np.ndarray:
     """Positions of `records` by timestamp, file and line (stable; no time last): `sort_values`' order from one
     `np.lexsort` over integer keys, without sorting a copy of every column (3x faster on a million records)."""
@@ -357,7 +362,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     """Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance,
     anchor, score."""
     order = time_order(records)
-    df = pd.DataFrame({c: records[c].array.take(order) for c in records.columns}, copy=False)
+    df = pd.DataFrame({c: _values(records[c]).take(order) for c in records.columns}, copy=False)
     if 'exception' not in df: df['exception'] = None
     ids = record_ids(df)
     df['chain'] = chain = chains(df, ids)
@@ -602,7 +607,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
     with paused_gc():
         timings, warnings = dict(timings or {}), []
         inputs = [Path(p) for p in (inputs or [])]
-        raw = pd.DataFrame({c: records[c].array for c in records.columns if c not in ('template_id', 'template')},
+        raw = pd.DataFrame({c: _values(records[c]) for c in records.columns if c not in ('template_id', 'template')},
                            copy=False)                     # the records' columns, shared, not copied
         t = time.perf_counter()
         if templated and {'template_id', 'template'} <= set(records.columns):
