@@ -580,7 +580,7 @@ def _disk_size(path: Path) -> int:
 def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_bytes: int = MAX_LINE_BYTES,
                columns: bool = False, host: str | None = None, service: str | None = None
                ) -> tuple[pd.DataFrame | dict, ParseReport]:
-    """Records and report for one file (oslo.log or a journald export), from the Parquet cache when its content was
+    """Records and report for one file (oslo.log or a journald export), from the Arrow cache when its content was
     parsed before. `columns`: the records as a dict of lists when the file is parsed in one piece (see `parse_bytes`),
     else a DataFrame. `host`, `service`: what `file_layout` says (default: no host, the service from the name)."""
     path = Path(path)
@@ -595,9 +595,9 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
         h.update(data)                                 # the service counts too (from the name and folder)
         key = h.hexdigest()
         cache = Path(cache_dir) / 'parsed' / key[:2]
-    if cache and (cache / f'{key}.parquet').exists() and (cache / f'{key}.json').exists():
+    if cache and (cache / f'{key}.arrow').exists() and (cache / f'{key}.json').exists():
         try:
-            df = pd.read_parquet(cache / f'{key}.parquet')
+            df = pd.read_feather(cache / f'{key}.arrow')
             rep = ParseReport.from_dict(json.loads((cache / f'{key}.json').read_text()))
             df['file'] = str(path)
             if host is not None: df['host'] = host
@@ -621,7 +621,7 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = cache / f'.{key}.{os.getpid()}.tmp'
-        df.to_parquet(tmp, index=False); os.replace(tmp, cache / f'{key}.parquet')
+        df.to_feather(tmp, compression='lz4'); os.replace(tmp, cache / f'{key}.arrow')
         tmp.write_text(json.dumps(rep.to_dict())); os.replace(tmp, cache / f'{key}.json')
     return df, rep
 
