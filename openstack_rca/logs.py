@@ -19,8 +19,8 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INST
            'strip_controls', 'data_dir', 'instance_of', 'parse_line', 'service_of', 'ParseReport', 'read_bytes',
            'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'concat_records', 'log_files',
            'input_files', 'file_layout', 'as_paths', 'input_layout', 'is_journal', 'journal_service', 'parse_journal',
-           'default_cache_dir', 'parse_file', 'check_records', 'read_logs', 'parse_tz', 'localize', 'iter_logs',
-           'iter_file']
+           'default_cache_dir', 'parse_file', 'check_records', 'read_logs', 'parse_tz', 'localize', 'in_window',
+           'iter_logs', 'iter_file']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 _CONTROLS = re.compile(
@@ -707,6 +707,15 @@ def localize(records: pd.DataFrame, spec: str) -> tuple[pd.DataFrame, int]:
         done |= sel
     lost = int(out['timestamp'].isna().sum() - records['timestamp'].isna().sum())
     return out, lost
+
+def in_window(records: pd.DataFrame, tz: str | None = None, since=None, until=None) -> tuple[pd.DataFrame, int]:
+    """Records at or after `since` and at or before `until` (UTC), after `localize` with `tz` if given, and how many
+    records `tz` left without a time: the cut `analyze` makes, in one process or on each Dask worker."""
+    lost = 0
+    if tz: records, lost = localize(records, tz)
+    if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
+    if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
+    return records, lost
 
 # %% ../nbs/00_logs.ipynb #4344021d
 def _record_cut(data: bytes, max_line_bytes: int = MAX_LINE_BYTES, tries: int = 2000) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .logs import (RCAError, as_paths, read_logs, localize, traceback_frames, OPENSTACK_PROJECTS, UUID,
+from .logs import (RCAError, as_paths, read_logs, in_window, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
 from .templates import mine_templates, mask, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
@@ -737,10 +737,7 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
                 records, report, scored, lost = got.records, got.report, got.scored, got.lost
             else: records, report = read_logs(paths, progress=False)
         if client is None or source is not None:
-            scored, lost = None, 0
-            if tz: records, lost = localize(records, tz)
-            if since is not None: records = records[records['timestamp'] >= pd.Timestamp(since)]
-            if until is not None: records = records[records['timestamp'] <= pd.Timestamp(until)]
+            scored, (records, lost) = None, in_window(records, tz, since, until)
         if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
         timings = {'parse': round(time.perf_counter() - t0, 3)}
         r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None,

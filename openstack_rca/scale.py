@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
-                                check_records, concat_records, input_layout, iter_file, localize, parse_file)
+                                check_records, concat_records, input_layout, in_window, iter_file, parse_file)
 from .sessions import session_keys
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
@@ -91,7 +91,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     each form, `counts`: records per (service, level), `records`: the records with a `form` column (the index in
     `forms`) if `keep_records`, else None; with `spill`, the same written to that Arrow file. `cache_dir`: read and
     fill the parse cache there (files are then read whole, as `read_logs` does). `tz`, `since`, `until`: only the
-    records in that window (UTC, after `logs.localize` with `tz`), as `rca.analyze` cuts them; `lost`: how many
+    records in that window (`logs.in_window`, as `rca.analyze` cuts them); `lost`: how many
     records `tz` left without a time."""
     import pyarrow as pa
     mask, memo, index, frames, report, counts, lost = _masker(masks or MASKS), {}, {}, [], ParseReport(), Counter(), 0
@@ -99,7 +99,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     try:
         for df, rep in _pieces(part, chunk_bytes, max_line_bytes, cache_dir):
             report.merge(rep)
-            df, cut = _in_window(df, tz, since, until)
+            df, cut = in_window(df, tz, since, until)
             lost += cut
             if not len(df): continue
             counts.update(df.groupby(['service', 'level']).size().to_dict())
@@ -125,14 +125,6 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     used = np.bincount(np.concatenate(idxs), minlength=len(forms)) if idxs else np.zeros(0, dtype=np.int64)
     return {'report': report.to_dict(), 'forms': forms, 'uses': used.tolist(), 'counts': list(counts.items()),
             'records': records, 'spill': spill if writer is not None else None, 'lost': lost}
-
-def _in_window(df: pd.DataFrame, tz: str | None = None, since=None, until=None) -> tuple[pd.DataFrame, int]:
-    "Records in the window `since`..`until` (UTC) after `logs.localize` with `tz`, and how many lost their time to it."
-    lost = 0
-    if tz: df, lost = localize(df, tz)
-    if since is not None: df = df[df['timestamp'] >= pd.Timestamp(since)]
-    if until is not None: df = df[df['timestamp'] <= pd.Timestamp(until)]
-    return df, lost
 
 def write_partition(spill: str | None, out: str, ids: np.ndarray, templates: dict, csv: bool = False) -> int:
     "A spilled partition with `template_id` (`ids[form]`) and `template`, as Parquet (or CSV) at `out`; its records."
@@ -253,10 +245,10 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
     scored, buckets = None, None
     if lstm_on_workers(scorer):
         _, sid_of, _ = learn_forms(metas, scorer.miner, learn=False)        # the scorer's own templates, match-only
+        sids = [form_ids(m, sid_of) for m in metas]                         # per partition: form -> scorer's id
         light = client.scatter(dataclasses.replace(scorer, miner=None, baseline=None), broadcast=True)
         n = max(1, len(client.scheduler_info().get('workers', {})))
-        splits = [client.submit(session_split, i, s, form_ids(m, sid_of), scorer.by, n, pure=False)
-                  for i, (s, m) in enumerate(zip(scans, metas))]
+        splits = [client.submit(session_split, i, s, sids[i], scorer.by, n, pure=False) for i, s in enumerate(scans)]
         buckets = [client.submit(score_bucket, light, *[client.submit(operator.getitem, s, j, pure=False)
                                                         for s in splits], pure=False) for j in range(n)]
         _progress(buckets, progress)
@@ -278,8 +270,8 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
         for b in client.gather(buckets):
             at = start[b['part'].to_numpy()] + b['row'].to_numpy()
             surprise[at], anomalous[at] = b['surprise'].to_numpy(), b['anomalous'].to_numpy()
-        sids = np.concatenate([form_ids(metas[i], sid_of)[df['form'].to_numpy()] for i, df in kept])
-        scored = pd.DataFrame({'template_id': sids, 'surprise': surprise, 'anomalous': anomalous})
+        scored = pd.DataFrame({'template_id': np.concatenate([sids[i][df['form'].to_numpy()] for i, df in kept]),
+                               'surprise': surprise, 'anomalous': anomalous})
     return DaskInput(records, report, miner, scored, sum(m['lost'] for m in metas))
 
 # %% ../nbs/14_scale.ipynb #ab468428
