@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, math, re, time
 from collections import Counter, deque
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -19,10 +20,11 @@ from .sessions import NO_TIME, time_key
 # %% auto #0
 __all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOMALY_MIN', 'MIN_SCORE', 'WEAK_MIN', 'WEAK_REPEATS',
            'W_REL', 'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS',
-           'PY_DEFECTS', 'FIT_MAX_UNSEEN', 'words', 'expand_query', 'bm25', 'relevance', 'severity', 'Baseline',
-           'novelty', 'record_ids', 'components', 'chains', 'service_of_module', 'fault_service', 'issue_evidence',
-           'time_order', 'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations',
-           'analyze_records', 'load_baseline', 'analyze']
+           'PY_DEFECTS', 'FIT_MAX_UNSEEN', 'TEXT_COLUMNS', 'words', 'expand_query', 'bm25', 'relevance', 'severity',
+           'Baseline', 'novelty', 'id_pairs', 'components', 'chains', 'service_of_module', 'fault_service',
+           'quoted_records', 'issue_evidence', 'time_order', 'RecordFeatures', 'record_features', 'take_features',
+           'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations', 'analyze_records',
+           'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
@@ -204,13 +206,15 @@ class Baseline:
         out[take] = np.where(seen > 0, np.where(ratio >= 10, 0.6, 0.2), 1.0)
         return out
 
-def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None, first: tuple | None = None
-            ) -> np.ndarray:
+def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None, first: tuple | None = None,
+            exc: np.ndarray | None = None) -> np.ndarray:
     """Per record: the baseline's novelty, or without one, recurrence in the input for warnings and lower. With a
-    baseline, a record that cannot be anomalous (severity 0: DEBUG, and no traceback) gets 0 and costs nothing."""
+    baseline, a record that cannot be anomalous (severity 0: DEBUG, and no traceback) gets 0 and costs nothing.
+    `exc`: which records have a traceback (default: the `exception` column's)."""
     if baseline is not None:
         can = sev > 0
-        if 'exception' in df: can = can | df['exception'].notna().to_numpy()
+        if exc is None and 'exception' in df: exc = df['exception'].notna().to_numpy()
+        if exc is not None: can = can | exc
         return baseline.novelty(df, first, rows=can)
     n = df['template_id'].map(df['template_id'].value_counts()).to_numpy(float)
     return np.where(sev >= 0.9, 1.0, 1 / (1 + 0.3 * np.log(n)))
@@ -218,15 +222,18 @@ def novelty(df: pd.DataFrame, sev: np.ndarray, baseline: Baseline | None = None,
 # %% ../nbs/09_rca.ipynb #4c70f8d6
 _ID_RE = re.compile(r'(?:req-)?' + UUID)
 
-def record_ids(df: pd.DataFrame) -> list[set]:
-    "The ids of every record: its request id and every UUID (or req-UUID) in its message's first 4000 characters."
-    out, find = [], _ID_RE.findall
-    for r, m in zip(df['request_id'].tolist(), df['message'].tolist()):
+def id_pairs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, ids): every record's ids, once each, lowercased — its request id and every UUID (or req-UUID) in its
+    message's first 4000 characters — as pairs: record `rows[i]` holds `ids[i]`. Per record: a partition of the
+    records gives the same pairs (`scale` makes them on the workers)."""
+    rows, out, find = [], [], _ID_RE.findall
+    for i, (r, m) in enumerate(zip(df['request_id'].tolist(), df['message'].tolist())):
         found = find(m[:4000]) if '-' in m else ()          # no dash, no UUID: most lines skip the regex
-        s = {x.lower() for x in found} if found else set()
+        if not found and not isinstance(r, str): continue
+        s = {x.lower() for x in found}
         if isinstance(r, str): s.add(r.lower())
-        out.append(s)
-    return out
+        rows += [i] * len(s); out += s
+    return np.array(rows, np.int64), np.array(out, dtype=object)
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The connected component of each of `n` nodes linked by the edges `a[i]`-`b[i]`, named by its smallest node.
@@ -242,16 +249,16 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         while not np.array_equal(nxt := label[label], label): label = nxt
     return label
 
-def chains(df: pd.DataFrame, ids: list[set] | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
+def chains(df: pd.DataFrame, pairs: tuple | None = None, bound: pd.Timedelta = pd.Timedelta(minutes=10),
            hub: float = 0.25) -> np.ndarray:
     """Incident graph number of every record (linked by a shared id within `bound`); hub ids do not link. Graphs are
     numbered in the order of their first record. Vectorised: the records holding an id, in time order, link to their
-    successor; the graphs are the connected components of those links (`components`; 10x a union-find in Python)."""
-    ids = record_ids(df) if ids is None else ids
+    successor; the graphs are the connected components of those links (`components`; 10x a union-find in Python).
+    `pairs`: `id_pairs(df)`, if known."""
+    rows, vals = id_pairs(df) if pairs is None else pairs
     n = len(df)
     if not n: return np.zeros(0, np.int64)
-    rows = np.repeat(np.arange(n), np.fromiter(map(len, ids), np.int64, n))     # (record, id) pairs
-    codes, uniq = pd.factorize(pd.Series([x for s in ids for x in s], dtype=object), sort=False)
+    codes, uniq = pd.factorize(vals, sort=False)
     ts = time_key(df['timestamp'])
     nat = ts == NO_TIME                                            # records without a time: last, linked to any
     o = np.lexsort((rows, ts[rows], codes))                        # per id: its records in time, then input order
@@ -308,22 +315,28 @@ def _shingles(text: str, n: int = 4) -> set:
             if len(t) > 1 and not any(ch.isdigit() for ch in t)]
     return {' '.join(toks[i:i + n]) for i in range(len(toks) - n + 1)}
 
-def issue_evidence(df: pd.DataFrame, chain: np.ndarray, ids: list[set], issue: str, first: tuple | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(anchored, quoted): the records of every incident graph that holds an id pasted in the issue or a message the
-    issue quotes, and the (non-DEBUG) records whose message the issue quotes. `first`: `_first_lines(df)` if known."""
-    hit, quoted_rec = np.zeros(len(df), bool), np.zeros(len(df), bool)
-    pasted = {x.lower() for x in _ID_RE.findall(issue)}
-    if pasted: hit |= np.array([bool(s & pasted) for s in ids], bool)
+def quoted_records(df: pd.DataFrame, issue: str, first: tuple | None = None) -> np.ndarray:
+    """The (non-DEBUG) records whose message the issue quotes: four words in a row (`_shingles`) shared with its first
+    line. `first`: `_first_lines(df)` if known."""
     quoted = _shingles(issue)
-    if quoted:
-        code, lines = first if first is not None else _first_lines(df)
-        keys = {max(q.split(), key=len) for q in quoted}       # a line holding a run holds its longest word
-        has_key = re.compile('|'.join(map(re.escape, sorted(keys)))).search          # one scan, not one per key
-        match = np.array([has_key(m.lower()) is not None and bool(_shingles(m) & quoted) for m in lines], bool)
-        quoted_rec = match[code] & (df['level'] != 'DEBUG').to_numpy()
-        hit |= quoted_rec
-    return (np.isin(chain, chain[hit]) if hit.any() else hit), quoted_rec
+    if not quoted: return np.zeros(len(df), bool)
+    code, lines = first if first is not None else _first_lines(df)
+    keys = {max(q.split(), key=len) for q in quoted}       # a line holding a run holds its longest word
+    has_key = re.compile('|'.join(map(re.escape, sorted(keys)))).search          # one scan, not one per key
+    match = np.array([has_key(m.lower()) is not None and bool(_shingles(m) & quoted) for m in lines], bool)
+    return match[code] & (df['level'] != 'DEBUG').to_numpy()
+
+def issue_evidence(df: pd.DataFrame, chain: np.ndarray, pairs: tuple, issue: str, quoted: np.ndarray | None = None,
+                   first: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(anchored, quoted): the records of every incident graph that holds an id pasted in the issue or a message the
+    issue quotes, and the records the issue quotes (`quoted_records`, unless given). `pairs`: `id_pairs(df)`."""
+    quoted = quoted_records(df, issue, first) if quoted is None else quoted
+    hit = quoted.copy()
+    pasted = {x.lower() for x in _ID_RE.findall(issue)}
+    if pasted:
+        rows, ids = pairs
+        hit[rows[np.fromiter((x in pasted for x in ids), bool, len(ids))]] = True
+    return (np.isin(chain, chain[hit]) if hit.any() else hit), quoted
 
 # %% ../nbs/09_rca.ipynb #118b2a29
 ANOMALY_MIN = 0.3                  # a record below this anomaly is not a candidate
@@ -356,21 +369,46 @@ def _file_label(path: str, inputs: list[Path]) -> str:
         elif p.resolve() == base.resolve(): return str(base)
     return str(p)
 
+class RecordFeatures(NamedTuple):
+    """What the ranking reads of the records' text, per record: own `severity`, whether the issue quotes it
+    (`quoted`), whether it has a traceback (`exception`), and its ids as pairs (`rows`, `ids`: `id_pairs`)."""
+    severity: np.ndarray
+    quoted: np.ndarray
+    exception: np.ndarray
+    rows: np.ndarray
+    ids: np.ndarray
+
+def record_features(df: pd.DataFrame, issue: str, first: tuple | None = None) -> RecordFeatures:
+    """The `RecordFeatures` of records (with `template` if mined). Each record's own: a partition of the records gives
+    its records' features (Dask workers make them where the text is: `scale.analysis_input_dask`)."""
+    exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
+    return RecordFeatures(severity(df), quoted_records(df, issue, first), exc, *id_pairs(df))
+
+def take_features(f: RecordFeatures, order: np.ndarray) -> RecordFeatures:
+    "The features of the records at positions `order` (all of them, reordered)."
+    at = np.empty(len(order), np.int64)
+    at[order] = np.arange(len(order))
+    return RecordFeatures(f.severity[order], f.quoted[order], f.exception[order], at[f.rows], f.ids)
+
 def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None = None,
-                  baseline: Baseline | None = None,
-                  lstm_weight: float = 0.6) -> pd.DataFrame:
+                  baseline: Baseline | None = None, lstm_weight: float = 0.6, features: RecordFeatures | None = None
+                  ) -> pd.DataFrame:
     """Records (with template_id, template) in time order plus chain, severity, novelty, anomaly, position, relevance,
-    anchor, score."""
+    anchor, score. `features`: the records' `record_features`, made elsewhere: then the records need no text (no
+    `message`, `exception`; with a baseline, a `masked` column as `_key` takes it)."""
     order = time_order(records)
     df = pd.DataFrame({c: _values(records[c]).take(order) for c in records.columns}, copy=False)
-    if 'exception' not in df: df['exception'] = None
-    ids = record_ids(df)
-    df['chain'] = chain = chains(df, ids)
-    first = _first_lines(df)
-    anchor, quoted = issue_evidence(df, chain, ids, issue, first)
-    own = severity(df)
+    if features is None:
+        if 'exception' not in df: df['exception'] = None
+        first = _first_lines(df)
+        f = record_features(df, issue, first)
+    else: first, f = None, take_features(features, order)
+    pairs, exc = (f.rows, f.ids), f.exception
+    df['chain'] = chain = chains(df, pairs)
+    anchor, quoted = issue_evidence(df, chain, pairs, issue, f.quoted)
+    own = f.severity
     df['severity'] = sev = np.where(quoted, np.maximum(own, 0.5), own)
-    df['novelty'] = novelty(df, sev, baseline, first)
+    df['novelty'] = novelty(df, sev, baseline, first, exc)
     a = sev * df['novelty'].to_numpy()
     if surprise is not None:
         s = np.clip(np.nan_to_num(np.asarray(surprise, float)[order], nan=0.0), 0, 1)
@@ -379,7 +417,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
     tmpl = df.drop_duplicates('template_id')
     rel = relevance((tmpl['template'] + ' ' + tmpl['service']).tolist(), issue)
     df['relevance'] = df['template_id'].map(dict(zip(tmpl['template_id'], rel))).fillna(0).to_numpy()
-    must = (sev >= 0.9) | df['exception'].notna().to_numpy() | quoted
+    must = (sev >= 0.9) | exc | quoted
     cand = (a >= ANOMALY_MIN) | must | (sev >= WEAK_MIN)     # failure-like records score too, for weak evidence
     pos, seen, recent = np.ones(len(df)), {}, {}       # per graph: the strongest failure so far; the last NEAR seconds'
     tsec = (df['timestamp'] - df['timestamp'].min()).dt.total_seconds().fillna(0).to_numpy()
@@ -407,7 +445,7 @@ def score_records(records: pd.DataFrame, issue: str, surprise: np.ndarray | None
         c = chain[i]
         if pos[i] < 1 and c in best: score[i] = min(score[i], 0.9 * best[c])
         if own[i] >= 0.5: best[c] = max(best.get(c, 0.0), score[i])
-    failed = (own >= 0.9) & df['exception'].notna().to_numpy()      # code that raised
+    failed = (own >= 0.9) & exc                                    # code that raised
     for i in np.flatnonzero(quoted & ~failed):         # what the user saw follows the code failure that caused it
         lead = score[failed & (tsec <= tsec[i]) & (tsec >= tsec[i] - BOUND)]
         if lead.size: score[i] = min(score[i], 0.9 * lead.max())
@@ -594,13 +632,23 @@ def _suspects(causes: list[dict]) -> list[dict]:
         s['evidence'].append(f"{c['file']}:{c['line']}")
     return [{'rank': i + 1, **s} for i, s in enumerate(out.values())]
 
+TEXT_COLUMNS = ['component', 'message', 'exception', 'frame']      # what a report shows of the records it cites
+
+def _with_text(rows: pd.DataFrame, fetch) -> pd.DataFrame:
+    "`rows` with their `TEXT_COLUMNS` from `fetch(record numbers)` (as is without `fetch`)."
+    if fetch is None or not len(rows): return rows
+    text = fetch(rows['record'].to_numpy())
+    return rows.assign(**{c: text[c].to_numpy() for c in TEXT_COLUMNS})
+
 def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = None, scorer=None, top: int = 5,
                     timings: dict | None = None, baseline: Baseline | None = None, templated: bool = False,
-                    scored: pd.DataFrame | None = None) -> Report:
+                    scored: pd.DataFrame | None = None, features: RecordFeatures | None = None, fetch=None) -> Report:
     """Rank the root causes of `issue` in parsed `records` (fast mode without `scorer`; full mode with a DeepLogScorer).
     `templated`: the records carry the templates `mine_templates` would give them (`scale.read_logs_dask`). `scored`:
     `scorer.score_records(records)`'s `template_id`, `surprise` and `anomalous`, when made elsewhere (on Dask workers:
-    `scale.analysis_input_dask`)."""
+    `scale.analysis_input_dask`). `features`: the records' `record_features`, made elsewhere, and `fetch`: a function
+    giving the `TEXT_COLUMNS` of the records numbered `record` in a `record` column — then `records` need no text, and
+    only the cited records' is fetched (`scale.analysis_input_dask` keeps it on the workers)."""
     if not str(issue).strip(): raise RCAError('--issue is empty: describe what users see, e.g. "instances go to ERROR"')
     if records.empty:
         raise RCAError('no log records to analyze (empty input, or everything was outside --since/--until)')
@@ -634,7 +682,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
         if surprise is not None:                          # columns travel with the records through score_records' sort
             mined = mined.copy(deep=False)            # new columns on a shallow copy: assign would copy every column
             mined['surprise_norm'], mined['surprise'] = surprise, scored['surprise'].to_numpy(float)
-        df = score_records(mined, issue, surprise, baseline, lstm_weight)
+        df = score_records(mined, issue, surprise, baseline, lstm_weight, features)
         df['has_baseline'] = baseline is not None
         cand = df[df['score'] > 0]
         best = cand.groupby('template_id')['score'].transform('max')
@@ -660,7 +708,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
             if keep.any():
                 warnings.append('weak evidence: no error, and the baseline has seen every warning here; these are the '
                                 'failure messages this input writes only once: check them against the issue')
-        chosen = ranked[keep].head(top)
+        chosen = _with_text(ranked[keep].head(top), fetch)
         causes = [{'rank': i + 1, 'score': round(float(r.best), 4), 'service': r.service,
                    'fault_service': fault_service(r.service, r.message), 'host': _str(getattr(r, 'host', None)),
                    'component': r.component, 'file': _file_label(r.file, inputs), 'line': int(r.line),
@@ -683,7 +731,7 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
                      'level': r.level,
                      'file': _file_label(r.file, inputs),
                      'line': int(r.line), 'message': r.message, 'root_cause': bool(r.Index in cited)}
-                    for r in inc.drop_duplicates('template_id').head(25).itertuples()]
+                    for r in _with_text(inc.drop_duplicates('template_id').head(25), fetch).itertuples()]
         in_focus = df['chain'].isin(focus)
         hosts = set(inc['host'].dropna()) if 'host' in inc else set()
         hosts |= {c['host'] for c in causes if c['host']}
@@ -733,15 +781,16 @@ def analyze(logs, issue: str, scorer=None, top: int = 5, since=None, until=None,
             paths = as_paths(logs)
             if client is not None:                    # the window, and the LSTM where it can, on the workers
                 from openstack_rca.scale import analysis_input_dask
-                got = analysis_input_dask(paths, client, scorer, tz, since, until)
+                got = analysis_input_dask(paths, client, scorer, tz, since, until, issue=issue)
                 records, report, scored, lost = got.records, got.report, got.scored, got.lost
+                features, fetch = got.features, got.fetch         # the text stays on the workers
             else: records, report = read_logs(paths, progress=False)
         if client is None or source is not None:
-            scored, (records, lost) = None, in_window(records, tz, since, until)
+            scored, features, fetch, (records, lost) = None, None, None, in_window(records, tz, since, until)
         if baseline is not None and not isinstance(baseline, Baseline): baseline = load_baseline(baseline)
         timings = {'parse': round(time.perf_counter() - t0, 3)}
         r = analyze_records(records, issue, paths, scorer, top, timings, baseline, templated=client is not None,
-                            scored=scored)
+                            scored=scored, features=features, fetch=fetch)
         r.stats['skipped'] = int(report.skipped_lines)
         r.stats['skipped_by_reason'] = dict(report.skipped)                     # lines, e.g. {'binary': 2}
         r.stats['files_not_read'] = {k: v[:20] for k, v in report.file_problems.items()}   # reason -> files

@@ -4,8 +4,9 @@
 
 # %% ../nbs/14_scale.ipynb #6657fbf3
 from __future__ import annotations
-import contextlib, dataclasses, importlib.util, logging, operator, os, re, sys, tempfile, time
+import contextlib, dataclasses, functools, importlib.util, logging, operator, os, re, sys, tempfile, time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -13,13 +14,14 @@ import pandas as pd
 from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
                                 check_records, concat_records, input_layout, in_window, iter_file, parse_file)
+from .rca import TEXT_COLUMNS, RecordFeatures, record_features
 from .sessions import session_keys
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
 # %% auto #0
-__all__ = ['PART_BYTES', 'dask_client', 'partitions', 'records_schema', 'scan_partition', 'write_partition', 'learn_forms',
-           'form_ids', 'merged_counts', 'session_split', 'score_bucket', 'DaskInput', 'lstm_on_workers',
-           'analysis_input_dask', 'read_logs_dask', 'parse_dask', 'parse_stream']
+__all__ = ['PART_BYTES', 'LIGHT_COLUMNS', 'dask_client', 'partitions', 'records_schema', 'scan_partition', 'write_partition',
+           'learn_forms', 'form_ids', 'merged_counts', 'session_split', 'light_partition', 'text_rows', 'score_bucket',
+           'DaskInput', 'lstm_on_workers', 'analysis_input_dask', 'read_logs_dask', 'parse_dask', 'parse_stream']
 
 # %% ../nbs/14_scale.ipynb #3db69ce7
 @contextlib.contextmanager
@@ -205,6 +207,32 @@ def session_split(part: int, scan: dict, sids: np.ndarray, by: str, buckets: int
     b = pd.util.hash_array(session_keys(df, by).to_numpy(object)) % buckets
     return [piece[b == i].reset_index(drop=True) for i in range(buckets)]
 
+LIGHT_COLUMNS = ['file', 'line', 'timestamp', 'service', 'host', 'level', 'request_id', 'instance_id']
+
+def light_partition(scan: dict, tids: np.ndarray, names: dict, issue: str) -> tuple | None:
+    """A partition's records as the client's ranking reads them: the `LIGHT_COLUMNS` and `form`, and their
+    `rca.record_features` for `issue`, made here from the text, which stays on the worker (`tids`: the template id of
+    each form, `names`: the templates' texts). None for a partition without records."""
+    df = scan['records']
+    if df is None or not len(df): return None
+    full = df.copy(deep=False)
+    full['template'] = [names[t] for t in tids[df['form'].to_numpy()]]
+    return df[LIGHT_COLUMNS + ['form']], record_features(full, issue)
+
+def text_rows(scan: dict, rows: np.ndarray) -> pd.DataFrame:
+    "The `rca.TEXT_COLUMNS` of a partition's records at `rows`."
+    return scan['records'][TEXT_COLUMNS].iloc[rows].reset_index(drop=True)
+
+def _fetch_text(client, scans: list, start: np.ndarray, records: np.ndarray) -> pd.DataFrame:
+    """The `TEXT_COLUMNS` of `records` (numbers in all partitions' records one after the other; partition `p` starts
+    at `start[p]`), in that order, from the workers that hold them."""
+    part = np.searchsorted(start, records, side='right') - 1
+    got = client.gather([client.submit(text_rows, scans[p], records[part == p] - start[p], pure=False)
+                         for p in np.unique(part)])
+    back = np.empty(len(records), np.int64)
+    back[np.argsort(part, kind='stable')] = np.arange(len(records))     # gathered by partition: back to the order asked
+    return pd.concat(got, ignore_index=True).iloc[back].reset_index(drop=True)
+
 def score_bucket(scorer, *pieces) -> pd.DataFrame:
     "`part`, `row`, `surprise` and `anomalous` of every record of one bucket: `scorer.score_records` on its sessions."
     pieces = [p for p in pieces if p is not None and len(p)]
@@ -215,12 +243,15 @@ def score_bucket(scorer, *pieces) -> pd.DataFrame:
 # %% ../nbs/14_scale.ipynb #7e561c19
 @dataclass
 class DaskInput:
-    "What `analysis_input_dask` read: records with templates, report, miner, the LSTM's scores or None, `lost` times."
+    """What `analysis_input_dask` read: records with templates, report, miner, the LSTM's scores or None, `lost` times;
+    for an issue, the records' `features` and a `fetch` for their text (`rca.analyze_records`), else None."""
     records: pd.DataFrame
     report: ParseReport
     miner: TemplateMiner
     scored: pd.DataFrame | None = None
     lost: int = 0
+    features: RecordFeatures | None = None
+    fetch: Callable | None = None
 
 def lstm_on_workers(scorer) -> bool:
     "Whether `scorer` can score on the workers: a NumPy network and a template miner of its own (else: the client)."
@@ -228,11 +259,15 @@ def lstm_on_workers(scorer) -> bool:
     return scorer is not None and scorer.miner is not None and isinstance(scorer.model, NumpyLSTM)
 
 def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since=None, until=None,
-                        progress: bool = False, part_bytes: int = PART_BYTES, cache: bool | Path | str = True
-                        ) -> DaskInput:
+                        progress: bool = False, part_bytes: int = PART_BYTES, cache: bool | Path | str = True,
+                        issue: str | None = None) -> DaskInput:
     """Records of `paths` in the window (`tz`, `since`, `until` as in `rca.analyze`) with templates, parsed on the
     cluster, and — for a `scorer` that `lstm_on_workers` — their LSTM scores, made on the workers. `cache`: the
-    parse cache as in `read_logs` (True: the settings' folder; it must be one the workers share)."""
+    parse cache as in `read_logs` (True: the settings' folder; it must be one the workers share). `issue`: the
+    records come back without their text — the `LIGHT_COLUMNS`, templates, `masked` and their number (`record`) —
+    with their `features` for the issue, made on the workers, and `fetch`, which gets the text of the records it is
+    asked for from the workers while the client is open (not with a `scorer` that scores on the client: it reads the
+    text)."""
     paths = as_paths(paths)
     parts, ignored = partitions(paths, part_bytes)
     cache_dir = str(current().cache) if cache is True else (str(cache) if cache else None)
@@ -252,7 +287,13 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
         buckets = [client.submit(score_bucket, light, *[client.submit(operator.getitem, s, j, pure=False)
                                                         for s in splits], pure=False) for j in range(n)]
         _progress(buckets, progress)
-    got = client.gather([client.submit(operator.getitem, s, 'records', pure=False) for s in scans])
+    light = issue is not None and (scorer is None or lstm_on_workers(scorer))
+    if light:                                          # the records' features where their text is; the text stays
+        names = client.scatter({t: miner.template(t) for t in set(tid_of.values())}, broadcast=True)
+        feats = client.gather(_submit(client, light_partition, [(s, form_ids(m, tid_of), names, issue)
+                                                                for s, m in zip(scans, metas)], progress))
+        got = [None if f is None else f[0] for f in feats]
+    else: got = client.gather([client.submit(operator.getitem, s, 'records', pure=False) for s in scans])
     kept = [(i, df) for i, df in enumerate(got) if df is not None]
     if not kept:                                       # nothing in the window: `analyze_records` says so
         return DaskInput(pd.DataFrame(columns=COLUMNS + ['template_id', 'template']), report, miner, None,
@@ -263,16 +304,23 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
     records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
     records['masked'] = np.concatenate([np.array([k for k, _ in metas[i]['forms']] or [''], dtype=object)[
         df['form'].to_numpy()] for i, df in kept])            # the baseline's key, masked once on the workers
+    start = np.zeros(len(got) + 1, np.int64)                # where each partition's records start
+    start[1:] = np.cumsum([0 if df is None else len(df) for df in got])
+    features = fetch = None
+    if light:
+        fs = [(start[i], f[1]) for i, f in enumerate(feats) if f is not None]
+        features = RecordFeatures(*(np.concatenate([f[k] for _, f in fs]) for k in range(3)),
+                                  np.concatenate([f.rows + s for s, f in fs]), np.concatenate([f.ids for _, f in fs]))
+        records['record'] = np.arange(len(records))
+        fetch = functools.partial(_fetch_text, client, scans, start)
     if buckets is not None:
-        start = np.zeros(len(got) + 1, np.int64)
-        start[1:] = np.cumsum([0 if df is None else len(df) for df in got])
         surprise, anomalous = np.zeros(len(records), np.float32), np.zeros(len(records), bool)
         for b in client.gather(buckets):
             at = start[b['part'].to_numpy()] + b['row'].to_numpy()
             surprise[at], anomalous[at] = b['surprise'].to_numpy(), b['anomalous'].to_numpy()
         scored = pd.DataFrame({'template_id': np.concatenate([sids[i][df['form'].to_numpy()] for i, df in kept]),
                                'surprise': surprise, 'anomalous': anomalous})
-    return DaskInput(records, report, miner, scored, sum(m['lost'] for m in metas))
+    return DaskInput(records, report, miner, scored, sum(m['lost'] for m in metas), features, fetch)
 
 # %% ../nbs/14_scale.ipynb #ab468428
 def read_logs_dask(paths, client, progress: bool = False, part_bytes: int = PART_BYTES,
