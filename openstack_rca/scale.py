@@ -287,10 +287,11 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
         buckets = [client.submit(score_bucket, light, *[client.submit(operator.getitem, s, j, pure=False)
                                                         for s in splits], pure=False) for j in range(n)]
         _progress(buckets, progress)
-    light = issue is not None and (scorer is None or lstm_on_workers(scorer))
-    if light:                                          # the records' features where their text is; the text stays
-        names = client.scatter({t: miner.template(t) for t in set(tid_of.values())}, broadcast=True)
-        feats = client.gather(_submit(client, light_partition, [(s, form_ids(m, tid_of), names, issue)
+    names = {t: miner.template(t) for t in set(tid_of.values())}
+    lean = issue is not None and (scorer is None or lstm_on_workers(scorer))
+    if lean:                                           # the records' features where their text is; the text stays
+        texts = client.scatter(names, broadcast=True)
+        feats = client.gather(_submit(client, light_partition, [(s, form_ids(m, tid_of), texts, issue)
                                                                 for s, m in zip(scans, metas)], progress))
         got = [None if f is None else f[0] for f in feats]
     else: got = client.gather([client.submit(operator.getitem, s, 'records', pure=False) for s in scans])
@@ -300,14 +301,13 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
                          sum(m['lost'] for m in metas))
     ids = np.concatenate([form_ids(metas[i], tid_of)[df['form'].to_numpy()] for i, df in kept])
     records = concat_records([df for _, df in kept], [c for c in kept[0][1].columns if c != 'form'])
-    names = {t: miner.template(t) for t in np.unique(ids)}
     records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
     records['masked'] = np.concatenate([np.array([k for k, _ in metas[i]['forms']] or [''], dtype=object)[
         df['form'].to_numpy()] for i, df in kept])            # the baseline's key, masked once on the workers
     start = np.zeros(len(got) + 1, np.int64)                # where each partition's records start
     start[1:] = np.cumsum([0 if df is None else len(df) for df in got])
     features = fetch = None
-    if light:
+    if lean:
         fs = [(start[i], f[1]) for i, f in enumerate(feats) if f is not None]
         features = RecordFeatures(*(np.concatenate([f[k] for _, f in fs]) for k in range(3)),
                                   np.concatenate([f.rows + s for s, f in fs]), np.concatenate([f.ids for _, f in fs]))
