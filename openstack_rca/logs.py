@@ -20,7 +20,7 @@ __all__ = ['HEADER_RE', 'TS_START_RE', 'SYSLOG_RE', 'UUID', 'INSTANCE_RE', 'INST
            'module_of', 'traceback_frames', 'traceback_fields', 'parse_bytes', 'concat_records', 'log_files',
            'input_files', 'file_layout', 'as_paths', 'input_layout', 'is_journal', 'journal_service', 'parse_journal',
            'default_cache_dir', 'parse_file', 'check_records', 'read_logs', 'parse_tz', 'localize', 'in_window',
-           'iter_logs', 'iter_file']
+           'iter_logs', 'iter_file', 'batch_pieces']
 
 # %% ../nbs/00_logs.ipynb #41836dfc
 _CONTROLS = re.compile(
@@ -774,13 +774,26 @@ def _journal_pieces(f: Path, blocks, problem: list, host: str | None, max_line_b
     for prob in problem: rep.repair(prob, f"{f}:{state['first'] - 1}")
     yield df, rep
 
+def _with_last(items):
+    "(item, whether it is the last) of an iterable, looking one item ahead."
+    it = iter(items)
+    prev = next(it, _NONE)
+    while prev is not _NONE:
+        nxt = next(it, _NONE)
+        yield prev, nxt is _NONE
+        prev = nxt
+
+_NONE = object()
+
 def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_bytes: int, host: str | None = None,
                  service: str | None = None):
-    "(records, report) of one file's content, given as `blocks`, in pieces that end where a record starts."
+    """(records, report) of one file's content, given as `blocks`, in pieces that end where a record starts. The last
+    block is parsed with what it carries, in one piece: a small file (one block) is one piece."""
     carry, first, n_chunks, seen, carry_lines = b'', 1, 0, 0, 0
-    for block in blocks:
+    for block, last in _with_last(blocks):
         data = carry + block
         carry_lines += block.count(b'\n')
+        if last: carry = data; break                # parsed whole below
         cut = _record_cut(data, max_line_bytes)
         if cut == 0:                               # no record starts here: a long traceback, or junk
             if len(data) < 64 * chunk_bytes and carry_lines < MAX_PIECE_LINES: carry = data; continue
@@ -801,3 +814,19 @@ def _file_pieces(f: Path, blocks, problem: list, chunk_bytes: int, max_line_byte
         if prob in FILE_PROBLEMS and not n_chunks and not carry: rep.file_problems[prob] = [str(f)]; rep.empty_files = 0
         else: rep.repair(prob, f'{f}:{first + rep.lines - 1}')
     yield df, rep
+
+# %% ../nbs/00_logs.ipynb #e3bc7abb
+def batch_pieces(pieces, min_records: int = 50_000):
+    """(records, report) `pieces` (`iter_logs`, `iter_file`) joined into batches of at least `min_records` records, in
+    order, with their reports merged; a piece of `min_records` or more passes alone, as it is. Memory: one batch."""
+    frames, reps, n = [], [], 0
+    def flush():
+        return concat_records(frames), functools.reduce(ParseReport.merge, reps, ParseReport())
+    for df, r in pieces:
+        if len(df) >= min_records:
+            if frames: yield flush(); frames, reps, n = [], [], 0
+            yield df, r
+            continue
+        frames.append(df); reps.append(r); n += len(df)
+        if n >= min_records: yield flush(); frames, reps, n = [], [], 0
+    if frames: yield flush()

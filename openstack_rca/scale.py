@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
-                                check_records, concat_records, input_layout, in_window, iter_file, parse_file)
+                                batch_pieces, check_records, concat_records, input_layout, in_window, iter_file,
+                                parse_file)
 from .rca import TEXT_COLUMNS, RecordFeatures, record_features
 from .sessions import session_keys
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
@@ -99,7 +100,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     mask, memo, index, frames, report, counts, lost = _masker(masks or MASKS), {}, {}, [], ParseReport(), Counter(), 0
     forms, writer, idxs, schema = [], None, [], records_schema([('form', 'int32')])
     try:
-        for df, rep in _pieces(part, chunk_bytes, max_line_bytes, cache_dir):
+        for df, rep in batch_pieces(_pieces(part, chunk_bytes, max_line_bytes, cache_dir)):   # small files joined
             report.merge(rep)
             df, cut = in_window(df, tz, since, until)
             lost += cut
@@ -115,7 +116,8 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
                     if f is None: f = index[k] = len(forms); forms.append((k, line))
                     if len(memo) < 500_000: memo[line] = f           # bounded: a partition of all-distinct lines
                 idx[i] = f
-            df = df.assign(form=idx)
+            df = df.copy(deep=False)                    # a new column, the records not copied
+            df['form'] = idx
             idxs.append(idx)
             if keep_records: frames.append(df)
             if spill:                                   # Arrow IPC: no encoding to undo, read back mapped
@@ -408,7 +410,7 @@ def parse_stream(paths, out: Path | str, miner: TemplateMiner | None = None, lea
     miner, report, counts = miner if miner is not None else TemplateMiner(), ParseReport(), Counter()
     schema = records_schema()
     out.parent.mkdir(parents=True, exist_ok=True)
-    chunks = iter_logs(paths, chunk_bytes)
+    chunks = batch_pieces(iter_logs(paths, chunk_bytes))             # a bundle's small files joined
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc='parsing', unit='piece')
