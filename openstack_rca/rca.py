@@ -22,9 +22,9 @@ __all__ = ['VOCABULARY', 'STOPWORDS', 'LEVEL_SEVERITY', 'MODULE_SERVICES', 'ANOM
            'W_REL', 'W_ANCHOR', 'DEMOTE', 'NEAR', 'BOUND', 'RECOMMENDATIONS', 'ROOT_CAUSE_KEYS', 'SUSPECT_KEYS',
            'PY_DEFECTS', 'FIT_MAX_UNSEEN', 'TEXT_COLUMNS', 'words', 'expand_query', 'bm25', 'relevance', 'severity',
            'Baseline', 'novelty', 'id_pairs', 'components', 'chains', 'service_of_module', 'fault_service',
-           'quoted_records', 'issue_evidence', 'time_order', 'RecordFeatures', 'record_features', 'take_features',
-           'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations', 'analyze_records',
-           'load_baseline', 'analyze']
+           'quoted_records', 'issue_evidence', 'time_order', 'RecordFeatures', 'record_features', 'join_features',
+           'take_features', 'score_records', 'categorize', 'Report', 'is_defect', 'defect_recommendations',
+           'analyze_records', 'load_baseline', 'analyze']
 
 # %% ../nbs/09_rca.ipynb #4f2cd286
 VOCABULARY = {
@@ -383,6 +383,12 @@ def record_features(df: pd.DataFrame, issue: str, first: tuple | None = None) ->
     its records' features (Dask workers make them where the text is: `scale.analysis_input_dask`)."""
     exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
     return RecordFeatures(severity(df), quoted_records(df, issue, first), exc, *id_pairs(df))
+
+def join_features(parts: list[tuple[int, RecordFeatures]]) -> RecordFeatures:
+    "The features of record sets one after the other, from (where the set's records start, its features) in order."
+    join = lambda k: np.concatenate([getattr(f, k) for _, f in parts])
+    return RecordFeatures(join('severity'), join('quoted'), join('exception'),
+                          np.concatenate([f.rows + at for at, f in parts]), join('ids'))
 
 def take_features(f: RecordFeatures, order: np.ndarray) -> RecordFeatures:
     "The features of the records at positions `order` (all of them, reordered)."

@@ -15,7 +15,7 @@ from .core import RCAError, current
 from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk_size, as_paths,
                                 batch_pieces, check_records, concat_records, input_layout, in_window, iter_file,
                                 parse_file)
-from .rca import TEXT_COLUMNS, RecordFeatures, record_features
+from .rca import TEXT_COLUMNS, RecordFeatures, join_features, record_features
 from .sessions import session_keys
 from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
 
@@ -290,18 +290,19 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
                                                         for s in splits], pure=False) for j in range(n)]
         _progress(buckets, progress)
     names = {t: miner.template(t) for t in set(tid_of.values())}
+    tids = [form_ids(m, tid_of) for m in metas]                          # per partition: form -> template id
     lean = issue is not None and (scorer is None or lstm_on_workers(scorer))
     if lean:                                           # the records' features where their text is; the text stays
         texts = client.scatter(names, broadcast=True)
-        feats = client.gather(_submit(client, light_partition, [(s, form_ids(m, tid_of), texts, issue)
-                                                                for s, m in zip(scans, metas)], progress))
+        feats = client.gather(_submit(client, light_partition, [(s, tids[i], texts, issue)
+                                                                for i, s in enumerate(scans)], progress))
         got = [None if f is None else f[0] for f in feats]
     else: got = client.gather([client.submit(operator.getitem, s, 'records', pure=False) for s in scans])
     kept = [(i, df) for i, df in enumerate(got) if df is not None]
     if not kept:                                       # nothing in the window: `analyze_records` says so
         return DaskInput(pd.DataFrame(columns=COLUMNS + ['template_id', 'template']), report, miner, None,
                          sum(m['lost'] for m in metas))
-    ids = np.concatenate([form_ids(metas[i], tid_of)[df['form'].to_numpy()] for i, df in kept])
+    ids = np.concatenate([tids[i][df['form'].to_numpy()] for i, df in kept])
     records = concat_records([df for _, df in kept], [c for c in kept[0][1].columns if c != 'form'])
     records['template_id'], records['template'] = ids, [names[t] for t in ids]     # new columns: nothing copied
     records['masked'] = np.concatenate([np.array([k for k, _ in metas[i]['forms']] or [''], dtype=object)[
@@ -310,9 +311,7 @@ def analysis_input_dask(paths, client, scorer=None, tz: str | None = None, since
     start[1:] = np.cumsum([0 if df is None else len(df) for df in got])
     features = fetch = None
     if lean:
-        fs = [(start[i], f[1]) for i, f in enumerate(feats) if f is not None]
-        features = RecordFeatures(*(np.concatenate([f[k] for _, f in fs]) for k in range(3)),
-                                  np.concatenate([f.rows + s for s, f in fs]), np.concatenate([f.ids for _, f in fs]))
+        features = join_features([(start[i], f[1]) for i, f in enumerate(feats) if f is not None])
         records['record'] = np.arange(len(records))
         fetch = functools.partial(_fetch_text, client, scans, start)
     if buckets is not None:
