@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from .logs import (RCAError, as_paths, read_logs, in_window, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
-from .templates import mine_templates, mask, UNSEEN_ID
+from .templates import mine_templates, mask, mask_lines, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
 from .sessions import NO_TIME, time_key
 
@@ -149,7 +149,7 @@ def _key(df: pd.DataFrame, first: tuple | None = None, rows: np.ndarray | None =
     else:
         fcode, lines = first if first is not None else _first_lines(df)
         used, fcode = np.unique(fcode if rows is None else fcode[rows], return_inverse=True)
-        mcode, masked = pd.factorize(np.array([mask(x) for x in lines[used]], dtype=object), use_na_sentinel=False)
+        mcode, masked = pd.factorize(np.array(mask_lines(lines[used].tolist()), dtype=object), use_na_sentinel=False)
         mcode = mcode[fcode]
     scode, svc = pd.factorize(svc, use_na_sentinel=False)
     lcode, lvl = pd.factorize(lvl, use_na_sentinel=False)

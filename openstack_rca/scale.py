@@ -17,7 +17,7 @@ from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk
                                 parse_file)
 from .rca import TEXT_COLUMNS, RecordFeatures, join_features, record_features
 from .sessions import session_keys
-from .templates import MASKS, WILDCARD, TemplateMiner, _first_line, mask_regex
+from .templates import MASKS, TemplateMiner, _first_line, mask_lines
 
 # %% auto #0
 __all__ = ['PART_BYTES', 'LIGHT_COLUMNS', 'dask_client', 'partitions', 'records_schema', 'scan_partition', 'write_partition',
@@ -70,10 +70,6 @@ def partitions(paths, part_bytes: int = PART_BYTES) -> tuple[list[list[tuple]], 
     return parts, ignored
 
 # %% ../nbs/14_scale.ipynb #c583033a
-def _masker(masks: dict):
-    sub = mask_regex(masks).sub
-    return lambda line: sub(WILDCARD, line)
-
 def _pieces(part, chunk_bytes: int, max_line_bytes: int, cache_dir: str | None = None):
     "(records, report) of a partition's files: streamed, or whole from the parse cache (`logs.parse_file`)."
     for f, host, service in part:
@@ -97,7 +93,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
     records in that window (`logs.in_window`, as `rca.analyze` cuts them); `lost`: how many
     records `tz` left without a time."""
     import pyarrow as pa
-    mask, memo, index, frames, report, counts, lost = _masker(masks or MASKS), {}, {}, [], ParseReport(), Counter(), 0
+    memo, index, frames, report, counts, lost = {}, {}, [], ParseReport(), Counter(), 0
     forms, writer, idxs, schema = [], None, [], records_schema([('form', 'int32')])
     try:
         for df, rep in batch_pieces(_pieces(part, chunk_bytes, max_line_bytes, cache_dir)):   # small files joined
@@ -106,16 +102,15 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
             lost += cut
             if not len(df): continue
             counts.update(df.groupby(['service', 'level']).size().to_dict())
-            idx = np.empty(len(df), dtype=np.int32)
-            for i, m in enumerate(df['message']):
-                line = m if '\n' not in m else _first_line(m)
-                f = memo.get(line)
-                if f is None:
-                    k = mask(line)
-                    f = index.get(k)
-                    if f is None: f = index[k] = len(forms); forms.append((k, line))
-                    if len(memo) < 500_000: memo[line] = f           # bounded: a partition of all-distinct lines
-                idx[i] = f
+            lines = [m if '\n' not in m else _first_line(m) for m in df['message'].tolist()]
+            form_of = {line: memo[line] for line in dict.fromkeys(lines) if line in memo}
+            new = [line for line in dict.fromkeys(lines) if line not in form_of]
+            for line, k in zip(new, mask_lines(new, masks or MASKS)):     # each new distinct line masked once
+                f = index.get(k)
+                if f is None: f = index[k] = len(forms); forms.append((k, line))
+                form_of[line] = f
+                if len(memo) < 500_000: memo[line] = f               # bounded: a partition of all-distinct lines
+            idx = np.fromiter(map(form_of.__getitem__, lines), np.int32, len(lines))
             df = df.copy(deep=False)                    # a new column, the records not copied
             df['form'] = idx
             idxs.append(idx)

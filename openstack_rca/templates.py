@@ -12,9 +12,9 @@ from .logs import RCAError
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['WILDCARD', 'MASKS', 'UNSEEN_ID', 'UNSEEN_TEMPLATE', 'STATE_VERSION', 'mask_regex', 'mask', 'TemplateMiner',
-           'fast_keys', 'mine_templates', 'grouping_accuracy', 'normalize_template', 'parsing_accuracy',
-           'loghub_accuracy']
+__all__ = ['WILDCARD', 'MASKS', 'UNSEEN_ID', 'UNSEEN_TEMPLATE', 'STATE_VERSION', 'mask_regex', 'mask', 'mask_lines',
+           'TemplateMiner', 'fast_keys', 'mine_templates', 'grouping_accuracy', 'normalize_template',
+           'parsing_accuracy', 'loghub_accuracy']
 
 # %% ../nbs/01_templates.ipynb #864f4a9d
 WILDCARD = '<*>'
@@ -42,6 +42,24 @@ _MASK_RE = mask_regex()
 def mask(message: str) -> str:
     "Replace the variables in a message by `<*>`."
     return _MASK_RE.sub(WILDCARD, message)
+
+# %% ../nbs/01_templates.ipynb #2a3176bb
+_DATE_END = re.compile(r'\d{4}-\d{2}-\d{2}\Z')      # a datetime may go on past the ' ' after such a word
+
+def mask_lines(lines: list[str], masks: dict = MASKS) -> list[str]:
+    "`[mask(x) for x in lines]` (with `masks`), 2x as fast for `MASKS`: word by word, each distinct word masked once."
+    sub = mask_regex(masks).sub
+    if masks != MASKS: return [sub(WILDCARD, x) for x in lines]
+    memo, out, whole = {}, [], _DATE_END.search
+    def word(w):
+        m = memo[w] = None if whole(w) else sub(WILDCARD, w)          # None: mask the line whole
+        return m
+    get = memo.get
+    for line in lines:
+        if len(memo) > 200_000: memo.clear()                          # bounded: ids are words too
+        m = [get(w) or word(w) for w in line.split(' ')]
+        out.append(sub(WILDCARD, line) if None in m else ' '.join(m))
+    return out
 
 # %% ../nbs/01_templates.ipynb #0b1612c8
 UNSEEN_ID = 0
