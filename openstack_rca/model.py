@@ -309,11 +309,12 @@ class DeepLogScorer:
         if 'template_id' not in records:
             if self.miner is None: raise RCAError('records have no template_id and the scorer has no template miner')
             records, _ = mine_templates(records, self.miner, learn=False)
-        X, y, row, _ = record_windows(records, self.vocab, self.config.window, self.by)
+        keys = session_keys(records, self.by)
+        X, y, row, _ = record_windows(records, self.vocab, self.config.window, self.by, keys)
         surprise, rank = score_windows(self.model, X, y, batch_size)
         ok = ~unexpected(surprise, rank, self.config.top_g, self.threshold)
         out = records.copy(deep=False)
-        out['session'] = session_keys(records, self.by).to_numpy()
+        out['session'] = keys.to_numpy()
         s, a = np.empty(len(records), np.float32), np.empty(len(records), bool)
         s[row], a[row] = surprise, ~ok
         out['surprise'], out['anomalous'] = s, a

@@ -81,14 +81,18 @@ def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndar
     if window < 1: raise RCAError('window must be at least 1')
     seqs = [np.asarray(s, dtype=np.int32) for s in sequences]
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
+    return _windows(np.concatenate(seqs) if seqs else np.zeros(0, np.int32), lens, window)
+
+def _windows(flat: np.ndarray, lens: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`make_windows` of sequences laid end to end in `flat` (`lens` long each), vectorised: no array per sequence."
+    if window < 1: raise RCAError('window must be at least 1')
     if not lens.sum(): return np.zeros((0, window), np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    padded = np.concatenate([np.concatenate([np.full(window, PAD, np.int32), s]) for s in seqs])
-    views = np.lib.stride_tricks.sliding_window_view(padded, window + 1)
-    starts = np.concatenate([[0], np.cumsum(lens + window)[:-1]])         # offset of each padded sequence
-    take = np.concatenate([np.arange(st, st + n) for st, n in zip(starts, lens)])
-    w = views[take]
-    return np.ascontiguousarray(w[:, :window]), np.ascontiguousarray(w[:, window]), np.repeat(np.arange(len(seqs)),
-                                                                                              lens)
+    seq = np.repeat(np.arange(len(lens)), lens)
+    at = np.arange(len(flat)) + window * (seq + 1)            # each sequence after `window` PADs of its own
+    padded = np.full(len(flat) + window * len(lens), PAD, np.int32)
+    padded[at] = flat
+    w = np.lib.stride_tricks.sliding_window_view(padded, window + 1)[at - window]
+    return np.ascontiguousarray(w[:, :window]), np.ascontiguousarray(w[:, window]), seq
 
 # %% ../nbs/03_sessions.ipynb #aa5e6564
 NO_TIME = np.iinfo(np.int64).max
@@ -100,16 +104,17 @@ def time_key(ts: pd.Series) -> np.ndarray:
     t = ts.to_numpy(dtype='datetime64[ns]').view(np.int64)
     return np.where(t == np.iinfo(np.int64).min, NO_TIME, t)
 
-def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto'
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+def record_windows(records: pd.DataFrame, vocab: Vocabulary, window: int = 10, by: str = 'auto',
+                   keys: pd.Series | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """(X, y, row, sessions): windows over the sessions of `records`; `row[k]` is the position in `records` of window
     k's event. The order is `sessionize`'s, found with one `np.lexsort` over integer codes of the sort keys (sorted
-    factorize codes keep the strings' order) instead of sorting a copy of every column."""
-    scode, uniques = pd.factorize(session_keys(records, by), sort=True)
+    factorize codes keep the strings' order) instead of sorting a copy of every column. `keys`: `session_keys(records,
+    by)`, if known."""
+    scode, uniques = pd.factorize(session_keys(records, by) if keys is None else keys, sort=True)
     fcode, _ = pd.factorize(records['file'], sort=True)
     row = np.lexsort((records['line'].to_numpy(), fcode, time_key(records['timestamp']), scode))
     codes = scode[row]
     idx = vocab.encode(records['template_id'].to_numpy()[row])
-    X, y, _ = make_windows(np.split(idx, np.flatnonzero(np.diff(codes)) + 1), window)
+    X, y, _ = _windows(idx, np.diff(np.flatnonzero(np.diff(codes, prepend=-1, append=-1))), window)   # session lengths
     sessions = pd.DataFrame({'session': uniques, 'records': np.bincount(scode, minlength=len(uniques))})
     return X, y, row, sessions
