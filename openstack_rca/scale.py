@@ -103,8 +103,9 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
             if not len(df): continue
             counts.update(df.groupby(['service', 'level']).size().to_dict())
             lines = [m if '\n' not in m else _first_line(m) for m in df['message'].tolist()]
-            form_of = {line: memo[line] for line in dict.fromkeys(lines) if line in memo}
-            new = [line for line in dict.fromkeys(lines) if line not in form_of]
+            distinct = dict.fromkeys(lines)
+            form_of = {line: memo[line] for line in distinct if line in memo}
+            new = [line for line in distinct if line not in form_of]
             for line, k in zip(new, mask_lines(new, masks or MASKS)):     # each new distinct line masked once
                 f = index.get(k)
                 if f is None: f = index[k] = len(forms); forms.append((k, line))
