@@ -42,7 +42,7 @@ def data_dir(name: str = '') -> Path | None:
 
 # %% ../nbs/00_logs.ipynb #d2c3b280
 _WS = r' \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'   # exactly what \s matches
-_ID = r'[^' + _WS + r'\]]+'      # = [^\s\]]+, as a set of code points: sre tests it with a bitmap (a category is slower)
+_ID = r'[^' + _WS + r'\]]+'      # = [^\s\]]+ as a set of code points: sre tests a bitmap (a category is slower)
 HEADER_RE = re.compile(
     r'(?:(?P<source>[A-Za-z][\w.:-]*?\.log[\w.:-]*) )?'          # Loghub combined format: source file name
     r'(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?) '
@@ -57,14 +57,14 @@ UUID = r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 INSTANCE_RE = re.compile(r'\[instance: (' + UUID + r')\]')
 INSTANCE_ANY_RE = re.compile(r'\binstance[:= ]{1,2}\(?(' + UUID + r')')
 
-_INSTANCE_AT = re.compile(INSTANCE_ANY_RE.pattern[2:])    # without the leading \b: a literal first is searched 7x faster
+_INSTANCE_AT = re.compile(INSTANCE_ANY_RE.pattern[2:])    # without the leading \b: a literal first: searched 7x faster
 
 def instance_of(msg: str) -> str | None:
     "The instance uuid a message is about: its `[instance: ..]` prefix, else `instance <uuid>` in the text."
     m = INSTANCE_RE.match(msg)
     if m: return m.group(1)
     pos = 0
-    while 'instance' in msg and (m := _INSTANCE_AT.search(msg, pos, 2000)):      # = INSTANCE_ANY_RE.search(msg, 0, 2000)
+    while 'instance' in msg and (m := _INSTANCE_AT.search(msg, pos, 2000)):     # = INSTANCE_ANY_RE.search(msg, 0, 2000)
         if not m.start() or not (msg[m.start() - 1].isalnum() or msg[m.start() - 1] == '_'): return m.group(1)
         pos = m.start() + 1                                                         # inside a word: look further
     return None
@@ -612,7 +612,7 @@ def parse_file(path: Path | str, cache_dir: Path | str | None = None, max_line_b
         return (empty if columns else _frame(empty)), ParseReport(files=1, file_problems={problem: [str(path)]})
     cache = key = None
     if cache_dir:
-        h = hashlib.sha256(f'parser {PARSER_VERSION}|{max_line_bytes}|{service}|'.encode())   # in hardware: 1.7x blake2b here
+        h = hashlib.sha256(f'parser {PARSER_VERSION}|{max_line_bytes}|{service}|'.encode())   # in hardware: fast
         h.update(data)                                 # the service counts too (from the name and folder)
         key = h.hexdigest()[:40]
         cache = Path(cache_dir) / 'parsed' / key[:2]

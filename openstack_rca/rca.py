@@ -224,7 +224,7 @@ _ID_RE = re.compile(r'(?:req-)?' + UUID)
 _UUID_RE, _REQ_ID_RE = re.compile(UUID), re.compile('req-' + UUID)
 
 def _ids_in(text: str) -> list[str]:
-    "`_ID_RE.findall(text)` as a multiset, twice as fast: bare UUIDs, then the few `req-` ones (sre skips to a literal)."
+    "`_ID_RE.findall(text)` as a multiset, 2x as fast: bare UUIDs, then the few `req-` ones (sre skips to a literal)."
     found = _UUID_RE.findall(text)
     if found and 'req-' in text and (req := _REQ_ID_RE.findall(text)):
         bare = Counter(found); bare.subtract(r[4:] for r in req)       # a req- id's UUID is not also a bare one
