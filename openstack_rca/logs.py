@@ -428,8 +428,9 @@ def parse_bytes(data: bytes, file: str, service: str | None = None, max_line_byt
 
 def _timestamps(values) -> np.ndarray:
     "`HEADER_RE` timestamps as datetime64[ns]; NaT for an impossible date. NumPy parses the common form 3x as fast."
-    try: plain = ',' not in ''.join(values)           # NumPy reads ',008' as a time zone
-    except TypeError: plain = False                    # not all text: pandas decides
+    try: plain = ',' not in ''.join(values) and '1678' <= min(values) and max(values) < '2262'
+    except (TypeError, ValueError): plain = False      # not all text, or none: pandas decides
+    # NumPy reads ',008' as a time zone, and wraps a year outside datetime64[ns]'s 1677-2262 around: pandas gives NaT
     if plain:
         try: return np.array(values, dtype='datetime64[ns]')
         except ValueError: pass                        # a month 13, a second 60, ...
