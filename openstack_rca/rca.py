@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from .logs import (RCAError, as_paths, read_logs, in_window, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
-from .templates import mine_templates, mask, mask_lines, UNSEEN_ID
+from .templates import mine_templates, mask_lines, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
 from .sessions import NO_TIME, time_key
 

@@ -78,7 +78,6 @@ class Vocabulary:
 def make_windows(sequences: list, window: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, y, session) for a list of index sequences: X[k] holds the `window` indices before event k (PAD-padded),
     y[k] the event, session[k] the sequence it came from."""
-    if window < 1: raise RCAError('window must be at least 1')
     seqs = [np.asarray(s, dtype=np.int32) for s in sequences]
     lens = np.array([len(s) for s in seqs], dtype=np.int64)
     return _windows(np.concatenate(seqs) if seqs else np.zeros(0, np.int32), lens, window)
