@@ -303,12 +303,14 @@ class DeepLogScorer:
     threshold: float = MAX_SURPRISE       # surprise limit of the verdict (calibrated on normal data)
     baseline: object = None               # rca.Baseline of the training logs (JSON), or None
 
-    def score_records(self, records: pd.DataFrame, batch_size: int = 8192) -> pd.DataFrame:
+    def score_records(self, records: pd.DataFrame, batch_size: int = 8192, prepared: tuple | None = None
+                      ) -> pd.DataFrame:
         """Records with `session`, `surprise` and `anomalous` (outside the top-g, beyond the surprise limit, or unseen)
-        columns; `template_id` is added match-only with the bundled miner when missing."""
+        columns; `template_id` is added match-only with the bundled miner when missing (`prepared`: the messages'
+        `templates.line_keys`, if made)."""
         if 'template_id' not in records:
             if self.miner is None: raise RCAError('records have no template_id and the scorer has no template miner')
-            records, _ = mine_templates(records, self.miner, learn=False)
+            records, _ = mine_templates(records, self.miner, learn=False, prepared=prepared)
         keys = session_keys(records, self.by)
         X, y, row, _ = record_windows(records, self.vocab, self.config.window, self.by, keys)
         surprise, rank = score_windows(self.model, X, y, batch_size)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from .logs import (RCAError, as_paths, read_logs, in_window, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
-from .templates import mine_templates, mask_lines, UNSEEN_ID
+from .templates import mine_templates, mask_lines, line_keys, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
 from .sessions import NO_TIME, time_key
 
@@ -123,10 +123,8 @@ def severity(df: pd.DataFrame) -> np.ndarray:
     exc = df['exception'].notna().to_numpy() if 'exception' in df else np.zeros(len(df), bool)
     msgs = df['message'].to_numpy(object)
     maybe = np.fromiter(('status' in m or 'HTTP/1.' in m for m in msgs), bool, len(msgs))   # what _STATUS needs
-    status = np.full(len(df), np.nan)
-    if maybe.any():
-        status[maybe] = pd.to_numeric(pd.Series(msgs[maybe], dtype=object).str.extract(_STATUS, expand=False),
-                                      errors='coerce').to_numpy(float)
+    status, search = np.full(len(df), np.nan), _STATUS.search        # = str.extract(_STATUS), without its frames
+    if maybe.any(): status[maybe] = [float(m.group(1)) if (m := search(x)) else np.nan for x in msgs[maybe]]
     s = np.where((df['level'] == 'INFO').to_numpy() & fail, 0.25, np.where(warn & fail, 0.6, lv))
     s = np.where(status >= 500, np.maximum(s, 0.5), s)
     s = np.where(exc, np.where(lv >= 0.9, 1.0, np.maximum(s, 0.4 * (lv > 0))), s)
@@ -679,15 +677,18 @@ def analyze_records(records: pd.DataFrame, issue: str, inputs: list | None = Non
         raw = pd.DataFrame({c: _values(records[c]) for c in records.columns if c not in ('template_id', 'template')},
                            copy=False)                     # the records' columns, shared, not copied
         t = time.perf_counter()
+        prepared = None                                    # two miners of the same messages: lines and keys once
         if templated and {'template_id', 'template'} <= set(records.columns):
             mined = raw.copy(deep=False)
             mined['template_id'], mined['template'] = records['template_id'].to_numpy(), records['template'].to_numpy()
-        else: mined, _ = mine_templates(raw)
+        else:
+            if scorer is not None and scored is None: prepared = line_keys(raw['message'].tolist())
+            mined, _ = mine_templates(raw, prepared=prepared)
         timings['templates'] = round(time.perf_counter() - t, 3)
         surprise, lstm_weight, fit = None, 0.6, None
         if scorer is not None:
             t = time.perf_counter()
-            scored = scorer.score_records(raw) if scored is None else scored
+            scored = scorer.score_records(raw, prepared=prepared) if scored is None else scored
             s = scored['surprise'].to_numpy(float)
             thr = max(scorer.threshold, 1e-6)
             surprise = np.where(scored['anomalous'].to_numpy(), np.clip(s / thr, 0.5, 1.0), np.clip(s / thr, 0, 0.5))
