@@ -235,8 +235,10 @@ def id_pairs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     records gives the same pairs (`scale` makes them on the workers)."""
     rows, out = [], []
     for i, (r, m) in enumerate(zip(df['request_id'].tolist(), df['message'].tolist())):
-        found = _ids_in(m[:4000]) if '-' in m else ()       # no dash, no UUID: most lines skip the regex
-        if not found and not isinstance(r, str): continue
+        found = _ids_in(m[:4000]) if '-' in m else None     # no dash, no UUID: most lines skip the regex
+        if not found:                                       # the request id alone (most records): no set to make
+            if isinstance(r, str): rows.append(i); out.append(r.lower())
+            continue
         s = {x.lower() for x in found}
         if isinstance(r, str): s.add(r.lower())
         rows += [i] * len(s); out += s
