@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from .logs import (RCAError, as_paths, read_logs, in_window, traceback_frames, OPENSTACK_PROJECTS, UUID,
                                strip_controls)
-from .templates import mine_templates, mask_lines, line_keys, UNSEEN_ID
+from .templates import mine_templates, mask_lines, first_lines, line_keys, UNSEEN_ID
 from .core import CATEGORIES, paused_gc
 from .sessions import NO_TIME, time_key
 
@@ -107,7 +107,7 @@ _DUMPED = re.compile(r"(?<=[=])[^,\s)\]}]+|(?<=': )u?'[^']*'")    # values in ke
 def _first_lines(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(code, lines): the first line of every record's message (a traceback's header line) as a code into the distinct
     lines. Checks of a line's text run once per distinct line and reach the records through `code`."""
-    first = np.array([m if '\n' not in m else m[:m.index('\n')] for m in df['message'].tolist()], dtype=object)
+    first = np.array(first_lines(df['message'].tolist()), dtype=object)
     return pd.factorize(first, use_na_sentinel=False)    # a comprehension: 6x pandas' str.split
 
 def severity(df: pd.DataFrame) -> np.ndarray:

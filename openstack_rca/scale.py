@@ -17,7 +17,7 @@ from .logs import (COLUMNS, MAX_LINE_BYTES, SMALL_FILE_BYTES, ParseReport, _disk
                                 parse_file)
 from .rca import TEXT_COLUMNS, RecordFeatures, join_features, record_features
 from .sessions import session_keys
-from .templates import MASKS, TemplateMiner, _first_line, mask_lines
+from .templates import MASKS, TemplateMiner, first_lines, mask_lines
 
 # %% auto #0
 __all__ = ['PART_BYTES', 'LIGHT_COLUMNS', 'dask_client', 'partitions', 'records_schema', 'scan_partition', 'write_partition',
@@ -102,7 +102,7 @@ def scan_partition(part: list[tuple], keep_records: bool = False, spill: str | N
             lost += cut
             if not len(df): continue
             counts.update(df.groupby(['service', 'level']).size().to_dict())
-            lines = [m if '\n' not in m else _first_line(m) for m in df['message'].tolist()]
+            lines = first_lines(df['message'].tolist())
             distinct = dict.fromkeys(lines)
             form_of = {line: memo[line] for line in distinct if line in memo}
             new = [line for line in distinct if line not in form_of]

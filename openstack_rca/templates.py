@@ -13,8 +13,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['WILDCARD', 'MASKS', 'UNSEEN_ID', 'UNSEEN_TEMPLATE', 'STATE_VERSION', 'mask_regex', 'mask', 'mask_lines',
-           'TemplateMiner', 'fast_keys', 'line_keys', 'mine_templates', 'grouping_accuracy', 'normalize_template',
-           'parsing_accuracy', 'loghub_accuracy']
+           'TemplateMiner', 'fast_keys', 'first_lines', 'line_keys', 'mine_templates', 'grouping_accuracy',
+           'normalize_template', 'parsing_accuracy', 'loghub_accuracy']
 
 # %% ../nbs/01_templates.ipynb #864f4a9d
 WILDCARD = '<*>'
@@ -191,10 +191,14 @@ def fast_keys(lines: list[str]) -> list[bytes]:
     "Cheap lossy keys for many lines at once: their bytes with digits and lowercase hex letters deleted."
     return '\n'.join(lines).encode('utf-8', 'surrogatepass').translate(None, _KEY_DELETE).split(b'\n')
 
+def first_lines(messages) -> list[str]:
+    "Each message's first line (a traceback's header line): what the miners, the Dask scan and the ranking read."
+    return [m if '\n' not in m else _first_line(m) for m in messages]
+
 def line_keys(messages) -> tuple[list[str], list[bytes]]:
     """(lines, keys): each message's first line and its `fast_keys` key, what every miner starts from: made once, they
     serve two miners of the same messages (`prepared=`; 0.3 s a million messages)."""
-    lines = [m if '\n' not in m else _first_line(m) for m in messages]
+    lines = first_lines(messages)
     return lines, fast_keys(lines)
 
 # %% ../nbs/01_templates.ipynb #c036058e
